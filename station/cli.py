@@ -1,0 +1,69 @@
+"""The ``dossier`` command: one click group; each area contributes its commands.
+
+Area modules (``station.cli_build``, ``station.cli_scan``, ``station.cli_pads``…) each expose
+``COMMANDS``, a list of click commands. Keeping them apart lets the scanner, pad and pipeline
+commands grow without editing one shared file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from station import __version__
+from station.errors import DossierError, ExitCode
+
+AREA_MODULES = (
+    "station.cli_build",
+    "station.cli_scan",
+    "station.cli_pads",
+    "station.cli_watch",
+    "station.cli_sign",
+)
+
+err_console = Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dossier")
+def cli() -> None:
+    """Turn paper case files and interrogation-room signatures into court-ready e-dossiers."""
+
+
+def _register_areas() -> None:
+    for name in AREA_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # area not built yet: its commands are simply absent
+                continue
+            raise
+        for command in getattr(module, "COMMANDS", ()):
+            cli.add_command(command)
+
+
+_register_areas()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the group, turn our exceptions into a message and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="dossier", standalone_mode=False)
+    except DossierError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        err_console.print("interrupted; work done so far is kept")
+        sys.exit(int(ExitCode.ctrl_c))
+    except KeyboardInterrupt:
+        err_console.print("interrupted; work done so far is kept")
+        sys.exit(int(ExitCode.ctrl_c))
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitCode.bad_args) if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
