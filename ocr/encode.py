@@ -1,0 +1,84 @@
+"""Encode a page image for the PDF without needless loss.
+
+JPEG scans are passed through byte for byte (the PDF then holds the very stream that was
+captured, whose hash the report records). Bilevel pages become CCITT G4, lossless and small;
+other rasters are Flate-compressed, lossless. Deskew and quarter turns never touch pixels: the
+writer places the image with a transformation matrix.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, TiffImagePlugin
+
+from assemble.model import EncodedImage
+
+# Saturated pixels (red seals, red headers, photos) above this share make a page "colour".
+COLOUR_PIXEL_SHARE = 0.0008
+
+
+def colour_class(im: Image.Image) -> str:
+    """'bilevel', 'gray' or 'color' — what DA/T 31-2017 §9.3 asks us to keep."""
+    if im.mode == "1":
+        return "bilevel"
+    if im.mode in ("L", "LA", "I", "I;16"):
+        return "gray"
+    rgb = np.asarray(im.convert("RGB").reduce(4))
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    saturated = (hsv[..., 1] > 90) & (hsv[..., 2] > 60)
+    return "color" if saturated.mean() > COLOUR_PIXEL_SHARE else "gray"
+
+
+def _g4(im: Image.Image, out: Path) -> EncodedImage:
+    buf = io.BytesIO()
+    im.save(buf, "TIFF", compression="group4", strip_size=2**30)
+    tiff = Image.open(io.BytesIO(buf.getvalue()))
+    assert isinstance(tiff, TiffImagePlugin.TiffImageFile)
+    (offset,), (length,) = tiff.tag_v2[273], tiff.tag_v2[279]
+    photometric = tiff.tag_v2.get(262, 0)
+    out.write_bytes(buf.getvalue()[offset : offset + length])
+    return EncodedImage(
+        data_path=out,
+        filter="/CCITTFaxDecode",
+        width=im.width,
+        height=im.height,
+        colorspace="/DeviceGray",
+        bits=1,
+        # TIFF photometric 1 (BlackIsZero) stores white as 1 bits, as PDF's BlackIs1 = true.
+        decode_parms={"/K": -1, "/Columns": im.width, "/Rows": im.height, "/BlackIs1": photometric == 1},
+    )
+
+
+def encode_page_image(im: Image.Image, jpeg_bytes: bytes | None, jpeg_path: Path | None, work_stem: Path) -> EncodedImage:
+    """Choose the lossless-where-possible encoding; write it beside ``work_stem`` if needed."""
+    if jpeg_bytes is not None and im.mode in ("L", "RGB"):
+        if jpeg_path is None:
+            jpeg_path = work_stem.with_suffix(".jpg")
+            jpeg_path.write_bytes(jpeg_bytes)
+        return EncodedImage(
+            data_path=jpeg_path,
+            filter="/DCTDecode",
+            width=im.width,
+            height=im.height,
+            colorspace="/DeviceRGB" if im.mode == "RGB" else "/DeviceGray",
+            bits=8,
+        )
+    if im.mode == "1":
+        return _g4(im, work_stem.with_suffix(".g4"))
+    if im.mode not in ("L", "RGB"):
+        im = im.convert("L" if im.mode in ("LA", "I", "I;16", "F") else "RGB")
+    out = work_stem.with_suffix(".flate")
+    out.write_bytes(zlib.compress(im.tobytes(), 6))
+    return EncodedImage(
+        data_path=out,
+        filter="/FlateDecode",
+        width=im.width,
+        height=im.height,
+        colorspace="/DeviceRGB" if im.mode == "RGB" else "/DeviceGray",
+        bits=8,
+    )

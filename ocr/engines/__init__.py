@@ -1,0 +1,1 @@
+"""Built-in OCR engines, registered through the dossier_ocr_engines hook."""
