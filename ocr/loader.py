@@ -50,14 +50,23 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# Metadata beside scans (ground truth, manifests, batch.json) is never a page.
+SIDECAR_SUFFIXES = {".json", ".txt", ".md", ".xml"}
+
+
 def list_input_files(folder: Path) -> list[Path]:
-    """Files of a folder in name order (natural: page2 before page10), hidden files skipped."""
+    """Files of a folder in name order (natural: page2 before page10).
+
+    Hidden files and metadata sidecars (.json/.txt/.md/.xml) are skipped; anything else that
+    is not a page format stops the build with an error naming it.
+    """
     import re
 
     def natural(p: Path) -> list[object]:
         return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
 
-    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=natural)
+    files = (p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted((p for p in files if p.suffix.lower() not in SIDECAR_SUFFIXES), key=natural)
 
 
 def _check_image(path: Path) -> tuple[int, str]:

@@ -1,0 +1,64 @@
+"""Run the page stage over many pages: in parallel, in order, with flat memory.
+
+Workers are separate processes (spawned, so a native crash in an engine cannot corrupt the
+station) that each load the OCR engine once. A worker returns only a small record — the
+encoded image stays in the work folder — so memory does not grow with the page count.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from ocr.loader import PageSource
+from ocr.page import PageOutcome
+
+_engine = None
+
+
+def _init_worker(engine_name: str, threads: int) -> None:
+    global _engine
+    os.environ.setdefault("OMP_THREAD_LIMIT", str(threads))
+    from ocr.engine import make_engine
+
+    _engine = make_engine(engine_name, threads=threads)
+
+
+def _run(args: tuple[PageSource, Path, int]) -> PageOutcome:
+    from ocr.page import process_page
+
+    src, work, seq = args
+    assert _engine is not None
+    return process_page(src, _engine, work, seq)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def process_pages(
+    sources: list[PageSource],
+    work: Path,
+    *,
+    engine: str,
+    jobs: int,
+    on_done: Callable[[PageOutcome], None] | None = None,
+) -> Iterator[PageOutcome]:
+    """Yield one outcome per source, in input order."""
+    tasks = [(src, work, i + 1) for i, src in enumerate(sources)]
+    if jobs <= 1:
+        _init_worker(engine, 1)
+        for t in tasks:
+            out = _run(t)
+            if on_done:
+                on_done(out)
+            yield out
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(engine, 1)) as pool:
+        for out in pool.map(_run, tasks, chunksize=1):
+            if on_done:
+                on_done(out)
+            yield out

@@ -1,0 +1,261 @@
+"""The build pipeline: inputs + case → page stage → volumes → PDF/A files + report.
+
+``build_dossier`` is the one entry point used by ``dossier build``, ``dossier scan --build``
+and the hot folders. It checks every input before any work, does the page work in parallel,
+and writes each output atomically: a failed build leaves no half-written dossier behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ocr.loader import PageSource, list_input_files, scan_inputs
+from ocr.page import PageOutcome
+from station import __version__
+from station.errors import BadArgsError, CaseFileError, InputFileError
+from station.pages import default_jobs, process_pages
+from station.profile import Profile, check_keys
+
+CASE_SUFFIXES = {".toml", ".json"}
+OUTPUT_KEYS = {"engine", "jobs", "pdfa", "max_pages", "attach", "output_dir"}
+
+
+@dataclass
+class BuildResult:
+    volumes: list[Path]
+    report_path: Path
+    report: dict[str, Any]
+    pages: list[PageOutcome] = field(default_factory=list)
+
+    @property
+    def blank_pages(self) -> list[PageOutcome]:
+        return [p for p in self.pages if p.blank]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    engine: str = "rapidocr"
+    jobs: int = 0  # 0 = one per core
+    pdfa: str = "2b"  # "3b" is chosen automatically when attachments are embedded
+    max_pages: int = 200
+    attach: bool = True
+
+    @classmethod
+    def from_profile(cls, profile: Profile, **overrides: Any) -> BuildOptions:
+        section = profile.section("build")
+        check_keys(section, OUTPUT_KEYS, "build")
+        values = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        opts = cls(**values)
+        if opts.pdfa not in ("1b", "2b", "3b"):
+            raise BadArgsError(f"--pdfa {opts.pdfa!r} is not supported", hint="choose 1b, 2b or 3b")
+        if opts.max_pages < 1:
+            raise BadArgsError("--max-pages must be at least 1")
+        return opts
+
+
+@dataclass
+class _Inputs:
+    sources: list[PageSource]
+    case_path: Path | None
+    batch_documents: list[dict[str, Any]] | None
+    label: str
+
+
+def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
+    """Turn the command's arguments into page sources, the case file and any batch split."""
+    if inputs.is_file() and inputs.suffix.lower() in CASE_SUFFIXES and case is None:
+        case = inputs
+        raw = tomllib.loads(inputs.read_text("utf-8")) if inputs.suffix.lower() == ".toml" else json.loads(inputs.read_text("utf-8"))
+        source = raw.get("source")
+        pages_dir = raw.get("pages") or (source.get("dir") if isinstance(source, dict) else None)
+        if pages_dir:
+            inputs = (case.parent / str(pages_dir)).resolve()
+        else:
+            files = [f for row in raw.get("rows", raw.get("catalogue", {}).get("rows", [])) for f in row.get("files", [])]
+            if not files:
+                raise CaseFileError(
+                    f"{case}: the case file does not say where the pages are",
+                    hint='add  pages = "DIR"  at the top of the case file, list files per row, or run: dossier build DIR --case case.toml',
+                )
+            return _Inputs(scan_inputs([(case.parent / f) for f in files]), case, None, case.stem)
+    if not inputs.exists():
+        raise InputFileError(f"{inputs}: no such file or folder", hint="give a folder of page images, a scanned PDF, or a case file")
+    batch_docs = None
+    if inputs.is_dir():
+        manifest = inputs / "batch.json"
+        if manifest.exists():
+            batch = json.loads(manifest.read_text("utf-8"))
+            pages = [p for p in sorted(batch.get("pages", []), key=lambda p: p["seq"]) if p.get("role", "page") == "page"]
+            files = [inputs / p["file"] for p in pages]
+            sources = scan_inputs(files)
+            _check_batch_hashes(sources, pages)
+            batch_docs = batch.get("documents") or None
+            if batch_docs:
+                seq_index = {p["seq"]: i for i, p in enumerate(pages)}
+                batch_docs = [{"row": d["row"], "pages": [seq_index[s] for s in d["pages"] if s in seq_index]} for d in batch_docs]
+        else:
+            files = list_input_files(inputs)
+            if not files:
+                raise InputFileError(f"{inputs}: the folder holds no files", hint="put the scanned pages in it")
+            sources = scan_inputs(files)
+    else:
+        sources = scan_inputs([inputs])
+    return _Inputs(sources, case, batch_docs, inputs.name if inputs.is_dir() else inputs.stem)
+
+
+def _check_batch_hashes(sources: list[PageSource], pages: list[dict[str, Any]]) -> None:
+    for src, page in zip(sources, pages, strict=True):
+        if page.get("sha256") and page["sha256"] != src.sha256:
+            raise InputFileError(
+                f"{src.path}: SHA-256 differs from batch.json — the raw page was changed after capture",
+                hint="restore the original capture; raw pages are evidence and must not be edited",
+            )
+
+
+def _documents(case: Any, inputs: _Inputs, outcomes: list[PageOutcome]) -> list[tuple[Any, list[Any]]]:
+    from assemble.case import assign_pages
+
+    if inputs.batch_documents:
+        rows = {r.seq: r for r in case.rows}
+        mapping = []
+        for d in inputs.batch_documents:
+            if d["row"] not in rows:
+                raise CaseFileError(f"batch.json: separator names catalogue row {d['row']}, which the case file does not have", hint="add the row to the case file or fix the separator sheet")
+            mapping.append((rows[d["row"]], d["pages"]))
+    else:
+        mapping = assign_pages(case, [s.key for s in inputs.sources], [s.path.name for s in inputs.sources])
+    return [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in mapping]
+
+
+def _safe_name(text: str) -> str:
+    bad = '/\\:*?"<>|\0'
+    return "".join("_" if c in bad else c for c in text).strip() or "dossier"
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def build_dossier(
+    inputs: Path,
+    case: Path | None,
+    out_dir: Path,
+    profile: Profile | None = None,
+    *,
+    options: BuildOptions | None = None,
+    on_page: Callable[[PageOutcome], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> BuildResult:
+    from assemble.case import default_case, load_case
+    from assemble.writer import split_volumes, write_volume
+
+    from assemble.model import Attachment
+
+    profile = profile or Profile()
+    opts = options or BuildOptions.from_profile(profile)
+    started = time.perf_counter()
+    resolved = _resolve_inputs(Path(inputs), Path(case) if case else None)
+    case_model = load_case(resolved.case_path) if resolved.case_path else default_case(resolved.label, len(resolved.sources))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = opts.jobs or default_jobs()
+    if on_start:
+        on_start(len(resolved.sources))
+    with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as work_name:
+        work = Path(work_name)
+        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), on_done=on_page))
+        documents = _documents(case_model, resolved, outcomes)
+        volumes = split_volumes(documents, max_pages=opts.max_pages)
+        stem = _safe_name(case_model.fields.case_number or case_model.fields.case_name or resolved.label)
+        report = _report(case_model, resolved, outcomes, opts, jobs)
+        attachments = []
+        if opts.attach:
+            if resolved.case_path:
+                attachments.append(Attachment(resolved.case_path.name, resolved.case_path.read_bytes(), "application/toml" if resolved.case_path.suffix == ".toml" else "application/json", "案件描述 case description", "/Source"))
+            attachments.append(Attachment("build-report.json", json.dumps(report, ensure_ascii=False, indent=1).encode(), "application/json", "构建报告 build report", "/Supplement"))
+        pdfa = "3b" if attachments and opts.pdfa != "1b" else opts.pdfa
+        if opts.pdfa == "1b":
+            attachments = []  # PDF/A-1 forbids embedded files
+        paths: list[Path] = []
+        results = []
+        for n, vol in enumerate(volumes, start=1):
+            name = f"{stem}.pdf" if len(volumes) == 1 else f"{stem}-第{n}卷.pdf"
+            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments)
+            paths.append(result.path)
+            results.append(result)
+    elapsed = time.perf_counter() - started
+    report["volumes"] = [
+        {
+            "file": r.path.name,
+            "sha256": _sha256(r.path),
+            "volume": r.volume_no,
+            "numbered_pages": r.numbered_pages,
+            "total_pages": r.total_pages,
+            "rows": [{"seq": s, "first": a, "last": b} for s, a, b in r.row_pages],
+        }
+        for r in results
+    ]
+    page_no = {key: (r.volume_no, num) for r in results for key, num in r.page_numbers}
+    for rec in report["pages"]:
+        vol, num = page_no.get(rec["key"], (None, None))
+        rec["volume"], rec["page_number"] = vol, num
+    report["seconds"] = round(elapsed, 2)
+    report["pages_per_minute"] = round(len(outcomes) / elapsed * 60, 1) if elapsed else None
+    report_path = out_dir / f"{stem}.report.json"
+    _fsync_write(report_path, json.dumps(report, ensure_ascii=False, indent=1).encode())
+    _set_aside_blanks(outcomes, out_dir)
+    return BuildResult(paths, report_path, report, outcomes)
+
+
+def _sha256(path: Path) -> str:
+    from ocr.loader import sha256_file
+
+    return sha256_file(path)
+
+
+def _set_aside_blanks(outcomes: list[PageOutcome], out_dir: Path) -> None:
+    """Copy blank pages (never numbered, never dropped silently) to ``set-aside/`` for review."""
+    blanks = [o for o in outcomes if o.blank]
+    if not blanks:
+        return
+    aside = out_dir / "set-aside"
+    aside.mkdir(exist_ok=True)
+    for o in blanks:
+        src = Path(o.source)
+        if src.exists():
+            shutil.copy2(src, aside / (o.key.replace("#", "-p") + ("" if o.key.endswith(src.suffix) else src.suffix)))
+
+
+def _report(case: Any, inputs: _Inputs, outcomes: list[PageOutcome], opts: BuildOptions, jobs: int) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "format": "dossier-build-report/1",
+        "generator": f"dossier-station {__version__}",
+        "created": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+        "case_file": str(inputs.case_path) if inputs.case_path else None,
+        "case": asdict(case.fields) if hasattr(case.fields, "__dataclass_fields__") else {},
+        "options": {"engine": opts.engine, "jobs": jobs, "pdfa": opts.pdfa, "max_pages": opts.max_pages},
+        "summary": {
+            "pages_in": len(outcomes),
+            "blank_set_aside": sum(o.blank for o in outcomes),
+            "turned": sum(1 for o in outcomes if o.rotation_deg),
+            "mean_ocr_confidence": round(sum(o.ocr_confidence for o in outcomes if not o.blank) / max(1, sum(not o.blank for o in outcomes)), 4),
+        },
+        "pages": [o.report() for o in outcomes],
+    }
