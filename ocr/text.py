@@ -29,3 +29,33 @@ def join_cjk(text: str) -> str:
 def join_words(words: list[str]) -> str:
     """Join an engine's words into a line: no space next to CJK, one space between Latin."""
     return join_cjk(" ".join(w for w in words if w.strip()))
+
+
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+
+
+def normalise_cjk_punctuation(text: str) -> str:
+    """Turn ASCII quotes in Chinese text into the full-width pairs the page actually shows.
+
+    PP-OCR often reads ” as '"'; in a line with Chinese the quotes pair up. '丶' (a radical, almost never in running text) is the
+    engine's reading of the enumeration comma '、'. The engine reads real “ and ” too, so
+    each ASCII quote closes an open quote and opens one otherwise.
+    """
+    if not _CJK_CHAR.search(text):
+        return text
+    text = text.replace("丶", "、")
+    out: list[str] = []
+    open_double = open_single = False  # is a quote of that kind open at this point?
+    for ch in text:
+        if ch in "“”":
+            open_double = ch == "“"
+        elif ch in "‘’":
+            open_single = ch == "‘"
+        elif ch == '"':
+            ch = "”" if open_double else "“"
+            open_double = not open_double
+        elif ch == "'":
+            ch = "’" if open_single else "‘"
+            open_single = not open_single
+        out.append(ch)
+    return "".join(out)

@@ -40,8 +40,8 @@ def test_blank_pages_keep_their_hash_and_get_no_page(ocr_outcomes, ground_truth)
 
 def test_character_error_rate_is_bounded(ocr_outcomes, ground_truth):
     rates = {k: cer(ground_truth[k]["text"], o.text) for k, o in ocr_outcomes.items() if not o.blank}
-    assert all(r <= 0.08 for r in rates.values()), rates
-    assert statistics.mean(rates.values()) <= 0.035, rates
+    assert all(r <= 0.05 for r in rates.values()), rates
+    assert statistics.mean(rates.values()) <= 0.02, rates  # the goal
 
 
 def test_recognised_chinese_has_no_spaces_between_han_characters(ocr_outcomes):

@@ -12,13 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from ocr.engine import OcrLine, Reading, hookimpl
-from ocr.text import join_cjk
+from ocr.text import join_cjk, normalise_cjk_punctuation
 from station.errors import MissingDependencyError
 
 # Longest side of the raster given to the detector; lines stay ≥ 25 px tall at this size on
-# an A4 300-dpi page. Measured in bench/: no CER change from 2000 (RapidOCR's default), faster.
+# an A4 300-dpi page. Measured on the samples: mean CER 0.0164 here vs 0.0142 at 2000
+# (RapidOCR's default), for 20 % less time per page.
 DET_MAX_SIDE = 1600
-MIN_SCORE = 0.5
+MIN_SCORE = 0.3
 SAMPLE_LINES = 8
 
 
@@ -70,7 +71,7 @@ class RapidOcrEngine:
             boxes = np.stack([w - boxes[..., 0], h - boxes[..., 1]], axis=-1) if len(boxes) else boxes
         lines = []
         for box, (text, score) in zip(boxes, self._recognize(crops), strict=True):
-            text = join_cjk(text)
+            text = normalise_cjk_punctuation(join_cjk(text))
             if not text or score < MIN_SCORE:
                 continue
             xs, ys = box[:, 0], box[:, 1]
