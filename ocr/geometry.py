@@ -19,7 +19,7 @@ import numpy as np
 # Skew beyond this is not a skewed page but a misfeed; we do not search further.
 MAX_SKEW_DEG = 10.0
 # Below this much sharper-than-typical, the profile says nothing (photos, blank, tables only).
-MIN_CONFIDENCE = 1.15
+MIN_CONFIDENCE = 2.0
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.bad_args) if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception:  # a bug of ours: keep the traceback for the report, exit distinctly
+        err_console.print_exception()
+        err_console.print("[bold red]internal error[/]: please report it with the traceback above")
+        sys.exit(int(ExitCode.other_error))

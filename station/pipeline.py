@@ -162,15 +162,15 @@ def build_dossier(
     on_page: Callable[[PageOutcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> BuildResult:
-    from assemble.case import default_case, load_case
-    from assemble.writer import split_volumes, write_volume
-
-    from assemble.model import Attachment
-
     profile = profile or Profile()
     opts = options or BuildOptions.from_profile(profile)
     started = time.perf_counter()
     resolved = _resolve_inputs(Path(inputs), Path(case) if case else None)
+
+    from assemble.case import default_case, load_case
+    from assemble.writer import split_volumes, write_volume
+
+    from assemble.model import Attachment
     case_model = load_case(resolved.case_path) if resolved.case_path else default_case(resolved.label, len(resolved.sources))
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = opts.jobs or default_jobs()

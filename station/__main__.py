@@ -1,0 +1,5 @@
+"""``python -m station`` runs the ``dossier`` command."""
+
+from station.cli import main
+
+main()
