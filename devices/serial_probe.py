@@ -1,0 +1,92 @@
+"""Which serial port holds a pen pad, which a fingerprint sensor: ask each in its own protocol.
+
+USB-serial adapters all look alike (same vendor/product ids, names that change on replug), so
+the only trustworthy identification is a protocol reply: the ISDV4 ``*`` capability query and
+the fingerprint module's ReadSysPara. The fingerprint probe goes first because its frame
+contains none of the pen's command bytes, while the pen's ``0``/``*`` are ignored by a sensor.
+Pseudo-terminals are not enumerated by pyserial, hence the extra ``ports`` argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import serial
+from serial.tools import list_ports
+
+from devices.fingerprint_zfm import FingerprintError, SystemParameters, ZfmSensor
+from devices.pen_isdv4 import IsdV4Pen, PenError
+from station.errors import DeviceError
+
+FINGER_PROBE_BAUDS = (57600, 115200, 9600, 19200, 38400)
+
+
+@dataclass
+class ProbeResult:
+    port: str
+    kind: str  # "pen", "fingerprint", "none" or "unavailable"
+    description: str = ""
+    parameters: dict[str, object] = field(default_factory=dict)
+    note: str = ""
+
+
+def candidate_ports(extra: tuple[str, ...] | list[str] = ()) -> list[tuple[str, str]]:
+    """(device, description) for every serial port pyserial lists, plus the given ones."""
+    seen: dict[str, str] = {}
+    for info in list_ports.comports():
+        seen[info.device] = info.description or ""
+    for port in extra:
+        seen.setdefault(port, "given with --port")
+    return sorted(seen.items())
+
+
+def probe_fingerprint(port: str, bauds: tuple[int, ...] = FINGER_PROBE_BAUDS,
+                      timeout: float = 0.3) -> ProbeResult | None:
+    for baud in bauds:
+        sensor = ZfmSensor(port, baud=baud, timeout=timeout)
+        try:
+            sensor.serial = serial.Serial(port, baud, timeout=0.05, exclusive=True)
+            code, data = sensor.command(0x0F)
+        except FingerprintError:
+            continue
+        except serial.SerialException:
+            return None
+        finally:
+            sensor.close()
+        params: dict[str, object] = {"protocol": "ZFM/R30x EF01", "baud": baud}
+        note = ""
+        if code == 0x00 and len(data) == 16:
+            params.update(SystemParameters.from_payload(data).as_dict())
+        elif code == 0x21:
+            note = "password protected: set [pads] finger_password"
+        return ProbeResult(port, "fingerprint", "fingerprint sensor", params, note)
+    return None
+
+
+def probe_pen(port: str, bauds: tuple[int, ...] = (19200, 38400), settle: float = 0.1,
+              query_timeout: float = 0.5) -> ProbeResult | None:
+    pen = IsdV4Pen(port, bauds=bauds, settle=settle, query_timeout=query_timeout)
+    try:
+        caps = pen.open()
+    except (PenError, DeviceError):
+        return None
+    finally:
+        pen.close()
+    return ProbeResult(port, "pen", "ISDV4 pen pad", caps.as_dict())
+
+
+def probe_port(port: str, description: str = "") -> ProbeResult:
+    """Identify one port; never raises, a busy or missing port is reported as such."""
+    try:
+        serial.Serial(port, 9600, timeout=0, exclusive=True).close()
+    except serial.SerialException as exc:
+        return ProbeResult(port, "unavailable", description, note=str(exc.strerror or exc))
+    found = probe_fingerprint(port) or probe_pen(port)
+    if found is None:
+        return ProbeResult(port, "none", description, note="no pen pad or fingerprint reply")
+    found.description = f"{found.description} ({description})" if description else found.description
+    return found
+
+
+def probe_all(extra: tuple[str, ...] | list[str] = ()) -> list[ProbeResult]:
+    return [probe_port(port, desc) for port, desc in candidate_ports(extra)]

@@ -1,0 +1,152 @@
+"""``dossier pads list|emulate`` and ``dossier capture-signature``: the interrogation-room pads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from capture.signature import SignatureCaptureOptions, capture_signature
+from devices.serial_probe import probe_all
+from station.errors import BadArgsError
+from station.profile import load_profile
+
+console = Console(highlight=False)
+
+
+@click.group("pads")
+def pads() -> None:
+    """Pen signature pads and fingerprint sensors on serial ports."""
+
+
+@pads.command("list")
+@click.option("--port", "ports", multiple=True,
+              help="Also probe this port (pseudo-terminals are not listed); repeatable.")
+def list_pads(ports: tuple[str, ...]) -> None:
+    """Probe serial ports and say which holds a pen pad or a fingerprint sensor."""
+    results = probe_all(ports)
+    if not results:
+        console.print("no serial ports found; plug the pads in or name them with --port")
+        return
+    table = Table(title="Serial ports", header_style="bold")
+    for column in ("port", "device", "parameters"):
+        table.add_column(column)
+    for r in results:
+        kind = {"pen": "[green]pen pad[/]", "fingerprint": "[green]fingerprint sensor[/]",
+                "none": "[dim]nothing recognised[/]", "unavailable": "[red]unavailable[/]"}[r.kind]
+        params = ", ".join(f"{k} {v}" for k, v in r.parameters.items() if k != "port")
+        note = f" [yellow]{escape(r.note)}[/]" if r.note else ""
+        table.add_row(escape(r.port), kind + note, escape(params))
+    console.print(table)
+
+
+@pads.command("emulate")
+@click.argument("kind", type=click.Choice(["pen", "finger"]))
+@click.option("--baud", type=int, default=None,
+              help="Device baud (pen 19200, finger 57600); a host at another speed gets garbage.")
+@click.option("--rate", type=float, default=133.0, show_default=True, help="Pen packets per second.")
+@click.option("--speed", type=float, default=1.0, show_default=True,
+              help="Pen replay speed factor (2 = twice as fast).")
+@click.option("--trajectory", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Pen trajectory JSON (dossier-pen-trajectory/1); default: a synthetic 王小明.")
+@click.option("--loop/--once", default=False, help="Replay the signature again and again.")
+@click.option("--streaming", is_flag=True, help="Pen starts up streaming (host must stop it).")
+@click.option("--finger-delay", type=float, default=3.0, show_default=True,
+              help="Seconds of 'no finger' before a finger is placed, per capture.")
+@click.option("--password", type=int, default=0, help="Sensor password (default 0).")
+@click.option("--wire-time", is_flag=True, help="Pace output at the baud's real byte rate.")
+def emulate(kind: str, baud: int | None, rate: float, speed: float, trajectory: Path | None,
+            loop: bool, streaming: bool, finger_delay: float, password: int,
+            wire_time: bool) -> None:
+    """Serve an emulated pen pad or fingerprint sensor on a pty until Ctrl-C."""
+    from devices.emulators.fingerprint import FingerprintEmulator
+    from devices.emulators.pen import PenEmulator
+    from devices.emulators.trajectory import load_trajectory
+
+    emu: PenEmulator | FingerprintEmulator
+    if kind == "pen":
+        emu = PenEmulator(baud=baud or 19200, rate=rate, speed=speed, loop=loop,
+                          streaming=streaming, wire_time=wire_time,
+                          trajectories=[load_trajectory(trajectory)] if trajectory else None)
+        what = f"ISDV4 pen pad, {emu.baud} baud, {rate:g} packets/s"
+    else:
+        baud = baud or 57600
+        if baud % 9600:
+            raise BadArgsError(f"--baud {baud}: a fingerprint module runs at 9600×N",
+                               hint="use 9600, 19200, 38400, 57600 or 115200")
+        emu = FingerprintEmulator(baud_n=baud // 9600, password=password,
+                                  finger_delay=finger_delay, wire_time=wire_time)
+        what = f"ZFM/R30x fingerprint sensor, {emu.baud} baud, finger after {finger_delay:g} s"
+    click.echo(emu.port)
+    console.print(f"[dim]{what}; Ctrl-C to stop[/]", soft_wrap=True)
+    try:
+        emu.serve_forever()
+    finally:
+        emu.close()
+
+
+@click.command("capture-signature")
+@click.option("--pen", "pen_port", default=None, help="Pen pad port (e.g. /dev/ttyUSB0).")
+@click.option("--finger", "finger_port", default=None, help="Fingerprint sensor port.")
+@click.option("--signer", required=True, help="The signer's name, e.g. \"王小明\".")
+@click.option("--operator", default=None, help="Officer running the capture.")
+@click.option("--station", default=None, help="Station name (default: host name).")
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True,
+              help="New folder for the capture package.")
+@click.option("--attempts", type=click.IntRange(1, 20), default=None,
+              help="Attempts per capture before giving up (default 3).")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds to wait for the signer to start / the finger (default 60 / 30).")
+@click.option("--pen-idle", type=float, default=None,
+              help="Seconds with the pen away after signing that end it (default 2).")
+@click.option("--profile", "profile_path", default=None, help="Station profile (TOML).")
+def capture_signature_cmd(pen_port: str | None, finger_port: str | None, signer: str,
+                          operator: str | None, station: str | None, out: Path,
+                          attempts: int | None, timeout: float | None, pen_idle: float | None,
+                          profile_path: str | None) -> None:
+    """Capture one handwritten signature and one fingerprint into a capture package."""
+    profile = load_profile(profile_path)
+    opts = SignatureCaptureOptions.from_profile(
+        profile, pen_port=pen_port, finger_port=finger_port, signer=signer, operator=operator,
+        station=station, attempts=attempts, pen_timeout=timeout, finger_timeout=timeout,
+        pen_idle=pen_idle)
+    if not opts.pen_port or not opts.finger_port:
+        raise BadArgsError("the pen pad and fingerprint ports are needed",
+                           hint="pass --pen PORT --finger PORT (see `dossier pads list`) or set "
+                           "them in the profile's [pads] table")
+    live = console.is_terminal or bool(os.environ.get("DOSSIER_PROGRESS"))
+    with console.status("starting…", spinner="dots") if live else _NoStatus() as status:
+
+        def report(level: str, message: str) -> None:
+            if level == "status":
+                if live:
+                    status.update(escape(message))
+                else:
+                    console.print(f"… {escape(message)}", soft_wrap=True)
+            elif level == "warn":
+                console.print(f"[yellow]![/] {escape(message)}", soft_wrap=True)
+            else:
+                console.print(f"[green]✓[/] {escape(message)}", soft_wrap=True)
+
+        path = capture_signature(opts, out, report)
+    click.echo(str(path))
+
+
+class _NoStatus:
+    """Stand-in for rich's status when output is not a terminal (logs, tests)."""
+
+    def __enter__(self) -> _NoStatus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, _message: str) -> None:
+        return None
+
+
+COMMANDS = [pads, capture_signature_cmd]
