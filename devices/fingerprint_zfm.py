@@ -10,6 +10,7 @@ code maps to a sentence an officer can act on.
 from __future__ import annotations
 
 import contextlib
+import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -244,7 +245,10 @@ class ZfmSensor:
         """Send one command, wait for its ACK; return (confirmation code, extra fields)."""
         self.parser = FrameParser(self.address)  # a new command never reads an old reply
         self._pending = []
-        self._ser().reset_input_buffer()
+        try:
+            self._ser().reset_input_buffer()
+        except (serial.SerialException, OSError, termios.error) as exc:
+            raise self._gone(exc) from None
         self._write(build_frame(PID_COMMAND, bytes((instruction,)) + params, self.address))
         frame = self._read_frame(timeout or self.timeout, f"reply to command 0x{instruction:02X}")
         expected = ACK_LEN.get(instruction)
@@ -338,7 +342,7 @@ class ZfmSensor:
         while not self._pending:
             try:
                 data = ser.read(max(1, ser.in_waiting))
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:
                 raise self._gone(exc) from None
             self._pending += self.parser.feed(data)  # bulk transfers may bring several
             if not self._pending and time.monotonic() >= deadline:
@@ -371,7 +375,7 @@ class ZfmSensor:
     def _write(self, data: bytes) -> None:
         try:
             self._ser().write(data)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise self._gone(exc) from None
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ device cannot give.
 from __future__ import annotations
 
 import contextlib
+import termios
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -242,11 +243,10 @@ class IsdV4Pen:
 
     def _query(self) -> bytes | None:
         """Stop, settle, flush, ask ``*``, and look for a control packet for up to 1 s."""
-        ser = self._ser()
         self._write(CMD_STOP)
         time.sleep(self.settle)
         self._read_available()  # discard stale stream
-        ser.reset_input_buffer()
+        self._flush_input()
         self._write(CMD_QUERY)
         framer = PacketFramer()
         deadline = time.monotonic() + self.query_timeout
@@ -261,6 +261,7 @@ class IsdV4Pen:
         self.framer = PacketFramer()
         self.tracker = ProximityTracker()
         self.raw = bytearray()
+        self._flush_input()  # nothing from a previous stream belongs to this one
         self._write(CMD_START)
         self.streaming = True
 
@@ -297,14 +298,20 @@ class IsdV4Pen:
     def _write(self, data: bytes) -> None:
         try:
             self._ser().write(data)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise self._gone(exc) from None
 
     def _read_some(self) -> bytes:
         ser = self._ser()
         try:
             return ser.read(max(1, ser.in_waiting))
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
+            raise self._gone(exc) from None
+
+    def _flush_input(self) -> None:
+        try:
+            self._ser().reset_input_buffer()
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise self._gone(exc) from None
 
     def _read_available(self) -> bytes:
