@@ -96,8 +96,8 @@ class PtyDevice:
 
     def serve_forever(self) -> None:
         while not self._stop.is_set() and not self.unplugged:
-            with self._lock:
-                want_write = bool(self._out)
+            with self._lock:  # when pacing, write on each tick instead of on writability
+                want_write = bool(self._out) and not self.wire_time
             try:
                 readable, writable, _ = select.select(
                     [self.master], [self.master] if want_write else [], [], self.tick_interval)
@@ -122,7 +122,7 @@ class PtyDevice:
     def _write_some(self, now: float) -> None:
         limit = len(self._out)
         if self.wire_time:  # 10 bits per byte on the wire (8N1)
-            self._credit = min(self._credit + (now - self._last) * self.baud / 10, 4096)
+            self._credit = min(self._credit + (now - self._last) * self.baud / 10, 64)  # UART FIFO
             limit = min(limit, int(self._credit))
         self._last = now
         if limit <= 0:
