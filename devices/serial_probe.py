@@ -2,8 +2,9 @@
 
 USB-serial adapters all look alike (same vendor/product ids, names that change on replug), so
 the only trustworthy identification is a protocol reply: the ISDV4 ``*`` capability query and
-the fingerprint module's ReadSysPara. The fingerprint probe goes first because its frame
-contains none of the pen's command bytes, while the pen's ``0``/``*`` are ignored by a sensor.
+the fingerprint module's ReadSysPara. Neither disturbs the other device: the sensor's frame
+contains none of the pen's command bytes, while the pen's ``0``/``*`` are ignored by a sensor,
+so asking in either order is safe; the order is chosen for speed.
 Pseudo-terminals are not enumerated by pyserial, hence the extra ``ports`` argument.
 """
 
@@ -26,6 +27,7 @@ class ProbeResult:
     port: str
     kind: str  # "pen", "fingerprint", "none" or "unavailable"
     description: str = ""
+    adapter: str = ""  # what the OS says about the port (USB adapter name), if anything
     parameters: dict[str, object] = field(default_factory=dict)
     note: str = ""
 
@@ -80,11 +82,15 @@ def probe_port(port: str, description: str = "") -> ProbeResult:
     try:
         serial.Serial(port, 9600, timeout=0, exclusive=True).close()
     except serial.SerialException as exc:
-        return ProbeResult(port, "unavailable", description, note=str(exc.strerror or exc))
-    found = probe_fingerprint(port) or probe_pen(port)
+        return ProbeResult(port, "unavailable", adapter=description,
+                           note=str(exc.strerror or exc))
+    # the factory fingerprint baud first (cheap), then the pen, then the rarer sensor bauds
+    found = (probe_fingerprint(port, FINGER_PROBE_BAUDS[:1]) or probe_pen(port)
+             or probe_fingerprint(port, FINGER_PROBE_BAUDS[1:]))
     if found is None:
-        return ProbeResult(port, "none", description, note="no pen pad or fingerprint reply")
-    found.description = f"{found.description} ({description})" if description else found.description
+        return ProbeResult(port, "none", adapter=description,
+                           note="no pen pad or fingerprint reply")
+    found.adapter = description
     return found
 
 

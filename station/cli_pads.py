@@ -33,14 +33,14 @@ def list_pads(ports: tuple[str, ...]) -> None:
         console.print("no serial ports found; plug the pads in or name them with --port")
         return
     table = Table(title="Serial ports", header_style="bold")
-    for column in ("port", "device", "parameters"):
+    for column in ("port", "found", "parameters", "adapter"):
         table.add_column(column)
     for r in results:
         kind = {"pen": "[green]pen pad[/]", "fingerprint": "[green]fingerprint sensor[/]",
                 "none": "[dim]nothing recognised[/]", "unavailable": "[red]unavailable[/]"}[r.kind]
         params = ", ".join(f"{k} {v}" for k, v in r.parameters.items() if k != "port")
         note = f" [yellow]{escape(r.note)}[/]" if r.note else ""
-        table.add_row(escape(r.port), kind + note, escape(params))
+        table.add_row(escape(r.port), kind + note, escape(params), escape(r.adapter))
     console.print(table)
 
 

@@ -43,4 +43,4 @@ def blank_image(*, width: int = WIDTH, height: int = HEIGHT, level: int = 238) -
 def low_contrast_image(seed: int = 0) -> np.ndarray:
     """A washed-out print: ridges present but within a few grey levels of the background."""
     print_ = synthetic_fingerprint(seed).astype(np.float64)
-    return np.round(215 + (print_ - print_.mean()) * 0.15).astype(np.uint8)
+    return np.round(200 + (print_ - print_.mean()) * 0.3).astype(np.uint8)
