@@ -61,7 +61,7 @@ def probe_fingerprint(port: str, bauds: tuple[int, ...] = FINGER_PROBE_BAUDS,
             params.update(SystemParameters.from_payload(data).as_dict())
         elif code == 0x21:
             note = "password protected: set [pads] finger_password"
-        return ProbeResult(port, "fingerprint", "fingerprint sensor", params, note)
+        return ProbeResult(port, "fingerprint", "fingerprint sensor", parameters=params, note=note)
     return None
 
 
@@ -74,7 +74,7 @@ def probe_pen(port: str, bauds: tuple[int, ...] = (19200, 38400), settle: float 
         return None
     finally:
         pen.close()
-    return ProbeResult(port, "pen", "ISDV4 pen pad", caps.as_dict())
+    return ProbeResult(port, "pen", "ISDV4 pen pad", parameters=caps.as_dict())
 
 
 def probe_port(port: str, description: str = "") -> ProbeResult:
