@@ -32,10 +32,11 @@ class ProbeResult:
     note: str = ""
 
 
-def candidate_ports(extra: tuple[str, ...] | list[str] = ()) -> list[tuple[str, str]]:
+def candidate_ports(extra: tuple[str, ...] | list[str] = (), *,
+                    scan: bool = True) -> list[tuple[str, str]]:
     """(device, description) for every serial port pyserial lists, plus the given ones."""
     seen: dict[str, str] = {}
-    for info in list_ports.comports():
+    for info in list_ports.comports() if scan else ():
         seen[info.device] = info.description or ""
     for port in extra:
         seen.setdefault(port, "given with --port")
@@ -94,5 +95,5 @@ def probe_port(port: str, description: str = "") -> ProbeResult:
     return found
 
 
-def probe_all(extra: tuple[str, ...] | list[str] = ()) -> list[ProbeResult]:
-    return [probe_port(port, desc) for port, desc in candidate_ports(extra)]
+def probe_all(extra: tuple[str, ...] | list[str] = (), *, scan: bool = True) -> list[ProbeResult]:
+    return [probe_port(port, desc) for port, desc in candidate_ports(extra, scan=scan)]

@@ -26,9 +26,11 @@ def pads() -> None:
 @pads.command("list")
 @click.option("--port", "ports", multiple=True,
               help="Also probe this port (pseudo-terminals are not listed); repeatable.")
-def list_pads(ports: tuple[str, ...]) -> None:
+@click.option("--scan/--no-scan", default=True, show_default=True,
+              help="Probe every port the system lists (--no-scan: only the --port ones).")
+def list_pads(ports: tuple[str, ...], scan: bool) -> None:
     """Probe serial ports and say which holds a pen pad or a fingerprint sensor."""
-    results = probe_all(ports)
+    results = probe_all(ports, scan=scan)
     if not results:
         console.print("no serial ports found; plug the pads in or name them with --port")
         return
@@ -38,10 +40,26 @@ def list_pads(ports: tuple[str, ...]) -> None:
     for r in results:
         kind = {"pen": "[green]pen pad[/]", "fingerprint": "[green]fingerprint sensor[/]",
                 "none": "[dim]nothing recognised[/]", "unavailable": "[red]unavailable[/]"}[r.kind]
-        params = ", ".join(f"{k} {v}" for k, v in r.parameters.items() if k != "port")
+        params = _summary(r.parameters)
         note = f" [yellow]{escape(r.note)}[/]" if r.note else ""
         table.add_row(escape(r.port), kind + note, escape(params), escape(r.adapter))
     console.print(table)
+
+
+def _summary(p: dict[str, object]) -> str:
+    """The parameters an officer or technician checks, in a line."""
+    if not p:
+        return ""
+    if p.get("protocol", "").startswith("Wacom"):  # type: ignore[union-attr]
+        tilt = f", tilt {p['tilt_x_max']}/{p['tilt_y_max']}" if p.get("tilt") else ", no tilt"
+        return (f"{p['baud']} baud, {p['max_x']}×{p['max_y']} units "
+                f"({int(p['max_x']) / 100:.0f}×{int(p['max_y']) / 100:.0f} mm), "
+                f"pressure 0–{p['max_pressure']}{tilt}, firmware {p['firmware_version']}")
+    if "library_size" in p:
+        return (f"{p['baud']} baud, library {p['library_size']}, packets {p['packet_size']} B, "
+                f"security {p['security_level']}, system id {p['system_id']}, "
+                f"address {p['address']}")
+    return f"{p.get('baud', '?')} baud"
 
 
 @pads.command("emulate")

@@ -231,7 +231,8 @@ def test_cli_missing_port_exits_11(tmp_path, capsys):
 
 def test_pads_list_identifies_both_emulators(pads):
     pen, finger = pads
-    result = CliRunner().invoke(cli, ["pads", "list", "--port", pen.port, "--port", finger.port],
+    result = CliRunner().invoke(cli, ["pads", "list", "--no-scan", "--port", pen.port, "--port",
+                                      finger.port],
                                 terminal_width=200)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
