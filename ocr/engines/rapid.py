@@ -20,7 +20,7 @@ from station.errors import MissingDependencyError
 # (RapidOCR's default), for 20 % less time per page.
 DET_MAX_SIDE = 1600
 MIN_SCORE = 0.3
-SAMPLE_LINES = 8
+SAMPLE_LINES = 5
 
 
 class RapidOcrEngine:
@@ -52,6 +52,16 @@ class RapidOcrEngine:
         results, _ = self._ocr.text_rec(crops)
         return [(str(t), float(s)) for t, s in results]
 
+    @staticmethod
+    def _orientation_sample(crops: list[np.ndarray]) -> list[np.ndarray]:
+        """A few of the widest lines, cut to about eight characters each.
+
+        Eight characters decide upright vs upside down as well as a whole line does, at a
+        fraction of the recognition cost (which grows with the crop's width).
+        """
+        widest = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])[:SAMPLE_LINES]
+        return [np.ascontiguousarray(crops[i][:, : max(1, 8 * crops[i].shape[0])]) for i in widest]
+
     def read(self, image: np.ndarray, dpi: int, *, check_upside_down: bool = True) -> Reading:
         import cv2
 
@@ -61,8 +71,7 @@ class RapidOcrEngine:
         crops = self._ocr.get_crop_img_list(bgr, list(boxes))
         flipped, as_is, turned = False, 0.0, 0.0
         if check_upside_down and crops:
-            widest = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])[:SAMPLE_LINES]
-            sample = [crops[i] for i in widest]
+            sample = self._orientation_sample(crops)
             as_is = float(np.mean([s for _, s in self._recognize(sample)]))
             turned = float(np.mean([s for _, s in self._recognize([np.ascontiguousarray(c[::-1, ::-1]) for c in sample])]))
             flipped = turned > as_is
