@@ -174,6 +174,16 @@ def _json_bytes(doc: object) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
+def _samples_json_bytes(doc: dict[str, object]) -> bytes:
+    """Readable header, then one sample per line (a 10 s signature stays diffable and small)."""
+    rows = doc["samples"]
+    head = json.dumps({k: v for k, v in doc.items() if k != "samples"}, ensure_ascii=False,
+                      indent=1)
+    body = ",\n".join("  " + json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+                      for row in rows)  # type: ignore[union-attr]
+    return (head[:-2] + ',\n "samples": [\n' + body + "\n ]\n}\n").encode("utf-8")
+
+
 def check_output_dir(out_dir: Path) -> None:
     """Packages are written once: refuse a folder that already holds anything."""
     out_dir = Path(out_dir)
@@ -194,7 +204,7 @@ def write_package(out_dir: Path, pen: PenRecording, finger: FingerRecording,
         partial.mkdir(parents=True)
         parts = [
             {"role": "signature-samples", "media_type": "application/json",
-             **_write_once(partial / "signature.json", _json_bytes(samples_document(pen)))},
+             **_write_once(partial / "signature.json", _samples_json_bytes(samples_document(pen)))},
             {"role": "signature-raw-stream", "media_type": "application/octet-stream",
              "encoding": "ISDV4 serial bytes as received while streaming",
              **_write_once(partial / "signature.isdv4", pen.raw)},

@@ -31,7 +31,7 @@ from devices.emulators.fingerprint_image import (
 from devices.emulators.pen import PenEmulator
 from devices.emulators.trajectory import generate_signature, load_trajectory, scribble
 from station.cli import cli, main
-from station.errors import ExitCode, OutputError
+from station.errors import DeviceError, ExitCode, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -256,3 +256,21 @@ def test_pads_emulate_serves_until_interrupted():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_pen_unplugged_mid_signature_is_a_device_error_and_nothing_is_written(tmp_path):
+    import threading
+
+    pen = PenEmulator(speed=0.5).start()
+    finger = FingerprintEmulator(finger_delay=0.0).start()
+    threading.Timer(0.5, pen.unplug).start()
+    try:
+        t = time.monotonic()
+        with pytest.raises(DeviceError) as err:
+            capture_signature(fast_options(pen, finger), tmp_path / "c")
+        assert time.monotonic() - t < 3.0
+    finally:
+        pen.close()
+        finger.close()
+    assert pen.port in str(err.value) and "disconnected" in str(err.value)
+    assert not (tmp_path / "c").exists()

@@ -234,3 +234,15 @@ def test_missing_port_is_device_not_found():
     with pytest.raises(PenNotFoundError) as err:
         IsdV4Pen("/dev/pts/does-not-exist", **FAST).open()
     assert "/dev/pts/does-not-exist" in str(err.value) and "pads list" in err.value.hint
+
+
+def test_pad_at_unsupported_baud_is_reported_then_found_at_its_own():
+    emu = PenEmulator(baud=9600).start()
+    try:
+        with pytest.raises(PenError) as err:
+            IsdV4Pen(emu.port, **FAST).open()
+        assert "19200 or 38400 baud" in str(err.value)
+        with IsdV4Pen(emu.port, bauds=(9600,), **FAST) as pen:
+            assert pen.caps.baud == 9600
+    finally:
+        emu.close()
