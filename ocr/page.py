@@ -18,7 +18,7 @@ import numpy as np
 from assemble.model import PageSpec, TextLine
 from ocr.blank import detect_blank
 from ocr.border import lid_border
-from ocr.encode import colour_class, encode_page_image
+from ocr.encode import colour_class, encode_compact, encode_page_image
 from ocr.engine import OcrEngine, Reading
 from ocr.geometry import line_axis, measure_skew
 from ocr.loader import PageSource, load_page
@@ -45,6 +45,7 @@ class PageOutcome:
     deskew_applied: bool = False
     crop_px: tuple[int, int, int, int] | None = None
     engine: str = ""
+    image_encoding: str = ""
     ocr_confidence: float = 0.0
     lines: int = 0
     chars: int = 0
@@ -112,7 +113,12 @@ def ocr_raster(im, gray: np.ndarray, colour: str) -> np.ndarray:  # type: ignore
     return cv2.medianBlur(base, 3)
 
 
-def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int) -> PageOutcome:
+IMAGE_POLICIES = ("archival", "compact")
+
+
+def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, images: str = "archival") -> PageOutcome:
+    """``images``: "archival" keeps the captured pixels (JPEG byte for byte, G4/Flate
+    lossless); "compact" stores grey pages bitonal (G4) and colour as a re-encoded JPEG."""
     t0 = time.perf_counter()
     loaded = load_page(src)
     im, dpi = loaded.image, loaded.dpi
@@ -161,8 +167,11 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int) -
     store = im
     if colour != "color" and im.mode not in ("1", "L") and loaded.jpeg_bytes is None:
         store = im.convert("L")
-    jpeg_path = src.path if (loaded.jpeg_bytes is not None and src.kind == "image") else None
-    encoded = encode_page_image(store, loaded.jpeg_bytes, jpeg_path, work_dir / f"{seq:04d}")
+    if images == "compact":
+        encoded = encode_compact(im, colour, work_dir / f"{seq:04d}")
+    else:
+        jpeg_path = src.path if (loaded.jpeg_bytes is not None and src.kind == "image") else None
+        encoded = encode_page_image(store, loaded.jpeg_bytes, jpeg_path, work_dir / f"{seq:04d}")
     out.spec = PageSpec(
         width_pt=round(width_pt, 3),
         height_pt=round(height_pt, 3),
@@ -173,6 +182,7 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int) -
         source_sha256=src.sha256,
         key=src.key,
     )
+    out.image_encoding = f"{encoded.filter.lstrip('/')} {encoded.colorspace.lstrip('/')} {encoded.bits}-bit"
     out.rotation_deg = rotation
     out.deskew_deg = round(skew, 3)
     out.deskew_confidence = round(confidence, 2)

@@ -77,14 +77,15 @@ def _summary(result: BuildResult) -> None:
 @click.option("--pdfa", type=click.Choice(["1b", "2b", "3b"]), default=None, help="PDF/A level (3b when attachments are embedded).")
 @click.option("--max-pages", type=int, default=None, help="Numbered pages per volume (default 200).")
 @click.option("--attach/--no-attach", default=None, help="Embed the case file and build report (PDF/A-3b).")
+@click.option("--images", type=click.Choice(["archival", "compact"]), default=None, help="archival: captured pixels kept (default); compact: grey pages bitonal, colour re-encoded.")
 @click.option("--profile", "profile_path", default=None, help="Station profile (TOML).")
-def build(inputs: Path, case: Path | None, out: Path, engine: str | None, jobs: int | None, pdfa: str | None, max_pages: int | None, attach: bool | None, profile_path: str | None) -> None:
+def build(inputs: Path, case: Path | None, out: Path, engine: str | None, jobs: int | None, pdfa: str | None, max_pages: int | None, attach: bool | None, images: str | None, profile_path: str | None) -> None:
     """Build a catalogued, searchable PDF/A dossier from page images.
 
     INPUTS is a case file (TOML/JSON naming its pages), a folder of scans (images, multi-page
     TIFFs, scanned PDFs, in name order), a batch folder from `dossier scan`, or one file.
     """
-    _run_build(inputs, case, out, profile_path, engine=engine, jobs=jobs, pdfa=pdfa, max_pages=max_pages, attach=attach)
+    _run_build(inputs, case, out, profile_path, engine=engine, jobs=jobs, pdfa=pdfa, max_pages=max_pages, attach=attach, images=images)
 
 
 def demo_pages() -> Path:

@@ -27,12 +27,12 @@ def _init_worker(engine_name: str, threads: int) -> None:
     _engine = make_engine(engine_name, threads=threads)
 
 
-def _run(args: tuple[PageSource, Path, int]) -> PageOutcome:
+def _run(args: tuple[PageSource, Path, int, str]) -> PageOutcome:
     from ocr.page import process_page
 
-    src, work, seq = args
+    src, work, seq, images = args
     assert _engine is not None
-    return process_page(src, _engine, work, seq)
+    return process_page(src, _engine, work, seq, images)
 
 
 def default_jobs() -> int:
@@ -45,10 +45,11 @@ def process_pages(
     *,
     engine: str,
     jobs: int,
+    images: str = "archival",
     on_done: Callable[[PageOutcome], None] | None = None,
 ) -> Iterator[PageOutcome]:
     """Yield one outcome per source, in input order."""
-    tasks = [(src, work, i + 1) for i, src in enumerate(sources)]
+    tasks = [(src, work, i + 1, images) for i, src in enumerate(sources)]
     if jobs <= 1:
         _init_worker(engine, 1)
         for t in tasks:

@@ -27,7 +27,7 @@ from station.pages import default_jobs, process_pages
 from station.profile import Profile, check_keys
 
 CASE_SUFFIXES = {".toml", ".json"}
-OUTPUT_KEYS = {"engine", "jobs", "pdfa", "max_pages", "attach", "output_dir"}
+OUTPUT_KEYS = {"engine", "jobs", "pdfa", "max_pages", "attach", "images"}
 
 
 @dataclass
@@ -49,6 +49,7 @@ class BuildOptions:
     pdfa: str = "2b"  # "3b" is chosen automatically when attachments are embedded
     max_pages: int = 200
     attach: bool = True
+    images: str = "archival"  # or "compact" (grey pages bitonal G4, colour re-encoded JPEG)
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides: Any) -> BuildOptions:
@@ -59,6 +60,8 @@ class BuildOptions:
         opts = cls(**values)
         if opts.pdfa not in ("1b", "2b", "3b"):
             raise BadArgsError(f"--pdfa {opts.pdfa!r} is not supported", hint="choose 1b, 2b or 3b")
+        if opts.images not in ("archival", "compact"):
+            raise BadArgsError(f"--images {opts.images!r} is not supported", hint="choose archival or compact")
         if opts.max_pages < 1:
             raise BadArgsError("--max-pages must be at least 1")
         return opts
@@ -178,7 +181,7 @@ def build_dossier(
         on_start(len(resolved.sources))
     with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as work_name:
         work = Path(work_name)
-        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), on_done=on_page))
+        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page))
         documents = _documents(case_model, resolved, outcomes)
         volumes = split_volumes(documents, max_pages=opts.max_pages)
         stem = _safe_name(case_model.fields.case_number or case_model.fields.case_name or resolved.label)
@@ -250,7 +253,7 @@ def _report(case: Any, inputs: _Inputs, outcomes: list[PageOutcome], opts: Build
         "created": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
         "case_file": str(inputs.case_path) if inputs.case_path else None,
         "case": asdict(case.fields) if hasattr(case.fields, "__dataclass_fields__") else {},
-        "options": {"engine": opts.engine, "jobs": jobs, "pdfa": opts.pdfa, "max_pages": opts.max_pages},
+        "options": {"engine": opts.engine, "jobs": jobs, "pdfa": opts.pdfa, "max_pages": opts.max_pages, "images": opts.images},
         "summary": {
             "pages_in": len(outcomes),
             "blank_set_aside": sum(o.blank for o in outcomes),

@@ -31,11 +31,18 @@ def ground_truth(sample_dir: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def ocr_outcomes(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Every sample page through the real page stage (PP-OCR engine, two workers)."""
-    from ocr.loader import list_input_files, scan_inputs
-    from station.pages import process_pages
+def built_dossier(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One real build of every sample page with the example case file (PP-OCR, two workers).
 
-    sources = scan_inputs(list_input_files(sample_dir))
-    work = tmp_path_factory.mktemp("ocr-work")
-    return {o.key: o for o in process_pages(sources, work, engine="rapidocr", jobs=2)}
+    Session-scoped: the page-stage tests and the dossier tests check different properties of
+    this same run, so the suite pays for the OCR once.
+    """
+    from station.pipeline import BuildOptions, build_dossier
+
+    out = tmp_path_factory.mktemp("dossier")
+    return build_dossier(sample_dir, REPO / "examples" / "case.toml", out, options=BuildOptions(jobs=2))
+
+
+@pytest.fixture(scope="session")
+def ocr_outcomes(built_dossier):
+    return {o.key: o for o in built_dossier.pages}

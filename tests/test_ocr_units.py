@@ -115,3 +115,28 @@ def test_jpeg_is_passed_through_unchanged(tmp_path):
     im = Image.open(src)
     enc = encode_page_image(im, src.read_bytes(), src, tmp_path / "0001")
     assert enc.filter == "/DCTDecode" and enc.data_path == src and enc.colorspace == "/DeviceGray"
+
+
+def test_compact_binarisation_keeps_text_and_drops_isolated_specks():
+    from ocr.encode import binarize
+
+    page = _text_like_page()
+    rng = np.random.default_rng(9)
+    noisy = np.clip(page.astype(np.int16) + rng.normal(0, 6, page.shape), 0, 255).astype(np.uint8)
+    ys, xs = rng.integers(0, page.shape[0], 300), rng.integers(0, page.shape[1], 300)
+    noisy[ys, xs] = 20  # single-pixel specks
+    binary = binarize(noisy)
+    text = page < 100
+    assert (binary[text] == 0).mean() > 0.97  # text stays black
+    lone = ~cv2.dilate(text.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert (binary[lone] == 0).mean() < 0.001  # specks away from text are gone
+
+
+def test_compact_encoding_is_g4_for_grey_and_jpeg_for_colour(tmp_path):
+    from ocr.encode import encode_compact
+
+    grey = Image.fromarray(_text_like_page())
+    assert encode_compact(grey, "gray", tmp_path / "a").filter == "/CCITTFaxDecode"
+    colour = Image.new("RGB", (200, 200), (220, 220, 220))
+    enc = encode_compact(colour, "color", tmp_path / "b")
+    assert enc.filter == "/DCTDecode" and enc.colorspace == "/DeviceRGB"
