@@ -274,3 +274,20 @@ def test_pen_unplugged_mid_signature_is_a_device_error_and_nothing_is_written(tm
         finger.close()
     assert pen.port in str(err.value) and "disconnected" in str(err.value)
     assert not (tmp_path / "c").exists()
+
+
+def test_profile_pads_table_supplies_ports_and_rejects_unknown_keys(tmp_path):
+    from station.errors import ProfileError
+    from station.profile import load_profile
+
+    good = tmp_path / "good.toml"
+    good.write_text('[pads]\npen_port = "/dev/ttyUSB0"\nfinger_port = "/dev/ttyUSB1"\n'
+                    "pen_baud = 38400\nattempts = 5\n", encoding="utf-8")
+    opts = SignatureCaptureOptions.from_profile(load_profile(good), signer="王小明", attempts=None)
+    assert (opts.pen_port, opts.finger_port, opts.pen_bauds, opts.attempts) == (
+        "/dev/ttyUSB0", "/dev/ttyUSB1", (38400,), 5)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[pads]\npen_prot = "/dev/ttyUSB0"\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        SignatureCaptureOptions.from_profile(load_profile(bad))
+    assert "pen_prot" in str(err.value)

@@ -297,3 +297,18 @@ def test_wrong_baud_says_no_sensor_answered_at_that_baud():
 def test_missing_port_is_device_not_found():
     with pytest.raises(FingerprintNotFoundError):
         ZfmSensor("/dev/pts/nope").open()
+
+
+@pytest.mark.parametrize("packet_size", [32, 64, 256])
+def test_upload_honours_the_packet_size_from_readsyspara(packet_size):
+    emu = FingerprintEmulator(finger_delay=0.0, packet_size=packet_size).start()
+    try:
+        with sensor(emu) as fp:
+            assert fp.params.packet_size == packet_size
+            fp.wait_for_finger(1.0)
+            counts: list[tuple[int, int]] = []
+            image = fp.up_image(on_packet=lambda done, total: counts.append((done, total)))
+        assert np.array_equal(image, emu.served_image())
+        assert counts[-1] == (36864 // packet_size, 36864 // packet_size)
+    finally:
+        emu.close()

@@ -246,3 +246,13 @@ def test_pad_at_unsupported_baud_is_reported_then_found_at_its_own():
             assert pen.caps.baud == 9600
     finally:
         emu.close()
+
+
+def test_control_packet_mid_stream_is_skipped_whole(pen_emu):
+    with IsdV4Pen(pen_emu.port, **FAST) as pen:
+        pen.start()
+        first = collect_until_out_of_range(pen, timeout=0.05)
+        pen._write(b"*")  # a query reply (11 bytes) lands between pen packets
+        rest = collect_until_out_of_range(pen)
+    assert pen.control_packets_skipped == 1 and pen.framer.dropped == 0
+    assert len(first) + len(rest) == int(load_trajectory().duration_ms / 1000 * 133) + 1
