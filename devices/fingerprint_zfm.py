@@ -380,7 +380,7 @@ class ZfmSensor:
 
     def close(self) -> None:
         if self.serial is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(serial.SerialException, OSError, termios.error):
                 self.serial.close()
             self.serial = None
 

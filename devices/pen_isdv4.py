@@ -314,9 +314,11 @@ class IsdV4Pen:
         except (serial.SerialException, OSError, termios.error) as exc:
             raise self._gone(exc) from None
 
-    def _read_available(self) -> bytes:
+    def _read_available(self, limit: float = 1.0) -> bytes:
+        """Drain pending input, but never for longer than ``limit`` s (a unit deaf to ``0``)."""
         chunks = bytearray()
-        while chunk := self._read_some():
+        deadline = time.monotonic() + limit
+        while (chunk := self._read_some()) and time.monotonic() < deadline:
             chunks += chunk
         return bytes(chunks)
 
@@ -330,18 +332,16 @@ class IsdV4Pen:
 
     def _close_port(self) -> None:
         if self.serial is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
+            with contextlib.suppress(serial.SerialException, OSError, termios.error):
                 self.serial.close()
             self.serial = None
 
     def close(self) -> None:
         """Send ``0`` (stop) and release the port; never raises, so it is safe in ``finally``."""
         if self.serial is not None:
-            try:
+            with contextlib.suppress(serial.SerialException, OSError, termios.error):
                 self.serial.write(CMD_STOP)
                 self.serial.flush()
-            except (serial.SerialException, OSError):
-                pass
         self.streaming = False
         self._close_port()
 

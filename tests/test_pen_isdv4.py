@@ -256,3 +256,14 @@ def test_control_packet_mid_stream_is_skipped_whole(pen_emu):
         rest = collect_until_out_of_range(pen)
     assert pen.control_packets_skipped == 1 and pen.framer.dropped == 0
     assert len(first) + len(rest) == int(load_trajectory().duration_ms / 1000 * 133) + 1
+
+
+def test_unit_deaf_to_stop_still_opens_in_bounded_time():
+    emu = PenEmulator(streaming=True, loop=True, speed=50.0, ignore_stop=True).start()
+    try:
+        t = time.monotonic()
+        with IsdV4Pen(emu.port, **FAST) as pen:
+            assert pen.caps.max_x == 26312  # the reply is found among the pen packets
+        assert time.monotonic() - t < 2.5
+    finally:
+        emu.close()

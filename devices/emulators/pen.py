@@ -70,8 +70,10 @@ class PenEmulator(PtyDevice):
         streaming: bool = False,
         start_delay: float = 0.0,
         wire_time: bool = False,
+        ignore_stop: bool = False,
     ) -> None:
         super().__init__(baud=baud, wire_time=wire_time)
+        self.ignore_stop = ignore_stop  # fault: a unit deaf to '0' keeps streaming
         self.model = model or PenModel()
         self.rate = rate
         self.speed = speed
@@ -107,7 +109,7 @@ class PenEmulator(PtyDevice):
     # -- protocol -------------------------------------------------------------------------------
     def on_bytes(self, data: bytes, now: float) -> None:
         for byte in data:
-            if byte == 0x30:  # '0' stop, promptly: drop what has not gone out yet
+            if byte == 0x30 and not self.ignore_stop:  # '0' stop, promptly: drop the unsent
                 self.streaming = False
                 self._play_start = None
                 self._current = None
