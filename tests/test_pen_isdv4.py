@@ -109,6 +109,16 @@ def pen_emu():
     emu.close()
 
 
+def wait_for(condition, timeout: float = 1.0) -> bool:
+    """The emulator thread reads asynchronously: poll instead of asserting at once."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def collect_until_out_of_range(pen: IsdV4Pen, timeout: float = 5.0):
     samples = []
     deadline = time.monotonic() + timeout
@@ -124,7 +134,7 @@ def test_open_queries_capabilities_over_pty(pen_emu):
         assert pen.caps is not None
         assert (pen.caps.max_x, pen.caps.max_y, pen.caps.version, pen.caps.baud) == (26312, 16520, 992, 19200)
     assert pen_emu.received.startswith(b"0*")
-    assert pen_emu.received.endswith(b"0")  # stop on close
+    assert wait_for(lambda: pen_emu.received.endswith(b"*0"))  # stop on close
 
 
 def test_baud_fallback_finds_38400_unit():
