@@ -74,7 +74,9 @@ class SignatureCaptureOptions:
         return cls(**section)
 
 
-Reporter = Callable[[str, str], None]  # (level: "status"|"warn"|"ok", message)
+# (level, message); levels: "status" (a new step), "progress" (frequent live detail a log may
+# skip), "warn" (asked again), "ok" (a step done)
+Reporter = Callable[[str, str], None]
 
 
 def _quiet(_level: str, _message: str) -> None:
@@ -108,15 +110,18 @@ def _utc_now() -> str:
 
 
 def _record_once(pen: IsdV4Pen, opts: SignatureCaptureOptions, report: Reporter) -> PenRecording:
-    """Stream until ink has been seen and the pen has left range for ``pen_idle`` seconds."""
+    """Stream until ink has been seen and the pen has left range for ``pen_idle`` seconds
+    (or has written nothing for three times that, e.g. left lying in range)."""
     assert pen.caps is not None
     pen.start()
     start_utc = _utc_now()
     began = time.monotonic()
     samples: list[PenSample] = []
     first_ink: float | None = None
+    last_ink: float | None = None
     last_activity = began
     in_range = False
+    shown, last_state = 0.0, ""
     try:
         while True:
             now = time.monotonic()
@@ -127,9 +132,17 @@ def _record_once(pen: IsdV4Pen, opts: SignatureCaptureOptions, report: Reporter)
                 samples += batch
                 last_activity = batch[-1].t
                 in_range = batch[-1].packet.proximity
-                if first_ink is None and any(s.ink for s in batch):
-                    first_ink = batch[-1].t
+                if any(s.ink for s in batch):
+                    last_ink = batch[-1].t
+                if first_ink is None and last_ink is not None:
+                    first_ink = last_ink
                     report("status", "signing… (lift the pen away from the pad when done)")
+                state = ("pen on the pad" if batch[-1].ink else "pen up" if in_range
+                         else f"pen away, finishing in {opts.pen_idle:g} s")
+                if first_ink is not None and (state != last_state or now - shown > 0.2):
+                    shown, last_state = now, state
+                    ink = sum(1 for s in samples if s.ink)
+                    report("progress", f"signing… points: {ink} ({state})")
             if first_ink is None:
                 if now - began > opts.pen_timeout:
                     raise CaptureTimeout(
@@ -137,7 +150,9 @@ def _record_once(pen: IsdV4Pen, opts: SignatureCaptureOptions, report: Reporter)
                         hint="hand the pen to the signer and run the capture again")
                 continue
             if not in_range and now - last_activity >= opts.pen_idle:
-                break
+                break  # pen taken away from the pad: done
+            if last_ink is not None and now - last_ink >= 3 * opts.pen_idle:
+                break  # pen left hovering or resting without writing: done
             if now - first_ink > opts.pen_max:
                 report("warn", f"signature longer than {opts.pen_max:g} s; stopping it there")
                 break
@@ -190,7 +205,8 @@ def capture_finger(opts: SignatureCaptureOptions, report: Reporter = _quiet) -> 
                 report("warn", f"{problem}")
                 continue
             report("status", "reading the fingerprint image…")
-            image = fp.up_image()
+            image = fp.up_image(on_packet=lambda done, total: report(
+                "progress", f"reading the fingerprint image… {100 * done // total}%"))
             problem = check_fingerprint(image) or ""
             if not problem:
                 sensor = {"protocol": "ZFM/R30x EF01", "port": fp.port, "baud": fp.baud,

@@ -140,7 +140,10 @@ def capture_signature_cmd(pen_port: str | None, finger_port: str | None, signer:
     with console.status("starting…", spinner="dots") if live else _NoStatus() as status:
 
         def report(level: str, message: str) -> None:
-            if level == "status":
+            if level == "progress":
+                if live:
+                    status.update(escape(message))
+            elif level == "status":
                 if live:
                     status.update(escape(message))
                 else:

@@ -291,3 +291,21 @@ def test_profile_pads_table_supplies_ports_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ProfileError) as err:
         SignatureCaptureOptions.from_profile(load_profile(bad))
     assert "pen_prot" in str(err.value)
+
+
+def test_signature_ends_when_pen_is_left_hovering_without_writing(tmp_path):
+    from devices.emulators.trajectory import Trajectory
+
+    full = load_trajectory()
+    hovering = Trajectory("no lift-off", full.points[:-1])  # never leaves range
+    pen = PenEmulator(speed=20.0, trajectories=[hovering]).start()
+    finger = FingerprintEmulator(finger_delay=0.0).start()
+    try:
+        t = time.monotonic()
+        out = capture_signature(fast_options(pen, finger, pen_idle=0.1), tmp_path / "c")
+        assert time.monotonic() - t < 3.0
+    finally:
+        pen.close()
+        finger.close()
+    doc = json.loads((out / "signature.json").read_text(encoding="utf-8"))
+    assert doc["samples"][-1][5] == 1 and doc["stroke_count"] == 15

@@ -134,6 +134,8 @@ class PtyDevice:
         except OSError:
             return
         self.sent += self._out[:n]
+        if len(self.sent) > 1 << 20:  # a demo may run for hours: keep the last MiB
+            del self.sent[: len(self.sent) - (1 << 20)]
         del self._out[:n]
         self._credit -= n
 
