@@ -137,7 +137,7 @@ def render_signature(rec: PenRecording, *, px_per_mm: int = RENDER_PX_PER_MM, sc
             draw.line([pa, pb], fill=INK_RGBA, width=width)
             r = width / 2
             draw.ellipse([pb[0] - r, pb[1] - r, pb[0] + r, pb[1] + r], fill=INK_RGBA)
-    img = img.resize((max(1, size[0] // scale), max(1, size[1] // scale)), Image.LANCZOS)
+    img = img.resize((max(1, size[0] // scale), max(1, size[1] // scale)), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="PNG", dpi=(px_per_mm * 25.4, px_per_mm * 25.4))
     return buf.getvalue()
@@ -145,8 +145,7 @@ def render_signature(rec: PenRecording, *, px_per_mm: int = RENDER_PX_PER_MM, sc
 
 def fingerprint_png(image: np.ndarray, nominal_ppi: int = 500) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(image.astype(np.uint8), mode="L").save(buf, format="PNG",
-                                                          dpi=(nominal_ppi, nominal_ppi))
+    Image.fromarray(image.astype(np.uint8)).save(buf, format="PNG", dpi=(nominal_ppi, nominal_ppi))
     return buf.getvalue()
 
 
