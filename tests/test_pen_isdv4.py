@@ -152,9 +152,10 @@ def test_baud_fallback_finds_38400_unit():
 def test_streaming_unit_is_stopped_and_flushed_before_query():
     emu = PenEmulator(streaming=True, loop=True, speed=5.0).start()
     try:
-        time.sleep(0.1)
+        assert wait_for(lambda: emu.packets_sent > 20)  # stale packets wait in the tty queue
         with IsdV4Pen(emu.port, **FAST) as pen:
             assert pen.caps.max_x == 26312
+            assert emu.streaming is False  # the host's '0' stopped it
     finally:
         emu.close()
 

@@ -9,6 +9,7 @@ ending with a proximity-out packet; ``0`` → stop at once. Faults are injected 
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -88,7 +89,7 @@ class PenEmulator(PtyDevice):
         self._index = 0  # next packet index of the current replay
         self._current: Trajectory | None = None
         if streaming:
-            self._begin_replay(0.0)
+            self._begin_replay(time.monotonic())
 
     # -- fault injection ----------------------------------------------------------------------
     def inject_stray(self, data: bytes = b"\x13\x7f\x00") -> None:
