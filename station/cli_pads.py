@@ -103,6 +103,8 @@ def emulate(kind: str, baud: int | None, rate: float, speed: float, trajectory: 
     console.print(f"[dim]{what}; Ctrl-C to stop[/]", soft_wrap=True)
     try:
         emu.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how an emulator is meant to end: not an error
+        console.print("[dim]emulator stopped[/]")
     finally:
         emu.close()
 

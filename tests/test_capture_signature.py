@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -253,9 +254,13 @@ def test_pads_emulate_serves_until_interrupted():
 
         with ZfmSensor(port, timeout=1.0) as fp:
             assert fp.template_count() == 3
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(timeout=5) == 0
+        assert "emulator stopped" in proc.stderr.read() + proc.stdout.read()
     finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def test_pen_unplugged_mid_signature_is_a_device_error_and_nothing_is_written(tmp_path):
