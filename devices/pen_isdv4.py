@@ -186,6 +186,11 @@ class ProximityTracker:
         return self.tool
 
 
+def _plausible(caps: PenCapabilities) -> bool:
+    """Line noise at a wrong baud can frame as a control packet; a real pad reports an area."""
+    return caps.max_x > 0 and caps.max_y > 0 and caps.max_pressure > 0
+
+
 class IsdV4Pen:
     """A pen pad on a serial port: open with baud fallback, query, stream samples, stop on close.
 
@@ -252,7 +257,7 @@ class IsdV4Pen:
         deadline = time.monotonic() + self.query_timeout
         while time.monotonic() < deadline:
             for packet in framer.feed(self._read_some()):
-                if packet[0] & 0xC0 == 0xC0:
+                if packet[0] == 0xC0 and _plausible(parse_query_reply(packet)):
                     return packet
         return None
 

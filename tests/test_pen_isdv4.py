@@ -278,3 +278,12 @@ def test_unit_deaf_to_stop_still_opens_in_bounded_time():
         assert time.monotonic() - t < 2.5
     finally:
         emu.close()
+
+
+def test_noise_framing_as_an_empty_query_reply_is_not_taken_for_a_pad():
+    emu = PenEmulator(model=PenModel(max_x=0, max_y=0, max_pressure=0)).start()
+    try:
+        with pytest.raises(PenError):
+            IsdV4Pen(emu.port, **FAST).open()
+    finally:
+        emu.close()
