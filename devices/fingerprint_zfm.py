@@ -231,7 +231,8 @@ class ZfmSensor:
         except FingerprintTimeout as exc:
             self.close()
             raise FingerprintError(
-                f"{self.port}: no fingerprint sensor answered at {self.baud} baud ({exc.message})",
+                f"{self.port}: no fingerprint sensor answered at {self.baud} baud "
+                f"({exc.message.split(': ', 1)[-1]})",
                 hint="check the cable and power, that this is the sensor's port, and the baud "
                 "(9600×N, factory 57600) in the station profile; then try again",
             ) from None
@@ -254,10 +255,11 @@ class ZfmSensor:
         expected = ACK_LEN.get(instruction)
         if frame.pid != PID_ACK or not frame.payload:
             raise self._protocol(f"expected an acknowledgement, got packet type 0x{frame.pid:02X}")
-        if expected is not None and len(frame.payload) + 2 != expected:
+        short_error = len(frame.payload) == 1 and frame.payload[0] != 0  # tolerated: code only
+        if expected is not None and len(frame.payload) + 2 != expected and not short_error:
             raise self._protocol(
                 f"reply to 0x{instruction:02X} has LEN {len(frame.payload) + 2}, expected {expected}")
-        return frame.payload[0], frame.payload[1:]
+        return frame.payload[0], frame.payload[1:].ljust((expected or 3) - 3, b"\x00")
 
     def _check(self, code: int, what: str) -> None:
         if code != 0:

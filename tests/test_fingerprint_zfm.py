@@ -312,3 +312,14 @@ def test_upload_honours_the_packet_size_from_readsyspara(packet_size):
         assert counts[-1] == (36864 // packet_size, 36864 // packet_size)
     finally:
         emu.close()
+
+
+def test_error_ack_without_its_fields_still_reports_the_code():
+    emu = FingerprintEmulator(password=5, short_error_acks=True).start()
+    try:
+        with sensor(emu, password=5) as fp:
+            emu.verified = False  # as after a module reset
+            code, fields = fp.command(0x1D)
+        assert code == 0x21 and fields == b"\x00\x00"
+    finally:
+        emu.close()

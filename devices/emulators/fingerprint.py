@@ -49,6 +49,7 @@ class FingerprintEmulator(PtyDevice):
         system_id: int = 0x0009,
         security_level: int = 3,
         judge_images: bool = True,
+        short_error_acks: bool = False,
         wire_time: bool = False,
     ) -> None:
         super().__init__(baud=9600 * baud_n, wire_time=wire_time)
@@ -63,6 +64,7 @@ class FingerprintEmulator(PtyDevice):
         self.system_id = system_id
         self.security_level = security_level
         self.judge_images = judge_images
+        self.short_error_acks = short_error_acks  # firmware variant: failures carry no fields
         self.verified = password == 0
         self.image_buffer: np.ndarray | None = None  # 4-bit values 0..15 of the last capture
         self.images_taken = 0
@@ -125,7 +127,9 @@ class FingerprintEmulator(PtyDevice):
             self._command(payload[0], payload[1:], now)
 
     def _ack(self, code: int, extra: bytes, instruction: int | None = None) -> None:
-        if instruction is not None:
+        if code != 0 and self.short_error_acks:
+            extra = b""
+        elif instruction is not None:
             extra = extra.ljust(ACK_EXTRA.get(instruction, 0), b"\x00")
         self._send_frame(frame(0x07, bytes((code,)) + extra, self.address))
 
