@@ -266,7 +266,8 @@ def test_sensor_wire_time_paces_output_at_baud_rate():
             elapsed = time.monotonic() - t
         assert len(data) == 12 + 40 * 139
         # 10 bits per byte: the full 288-packet image would take ≈3.5 s, as the spec says
-        assert elapsed == pytest.approx(len(data) * 10 / 115200, rel=0.25)
+        wire = len(data) * 10 / 115200
+        assert 0.8 * wire < elapsed < 2.0 * wire  # never faster than the line; slack for load
     finally:
         emu.close()
 
