@@ -27,6 +27,7 @@ CMD_TOUCH_QUERY = b"%"
 PEN_PACKET_LEN = 9
 CONTROL_PACKET_LEN = 11
 TOUCH_PACKET_LEN = 5  # sensor id 0/2; pen-only units never send touch packets
+TOUCH_LENGTH_BY_SENSOR_ID = {0: 5, 2: 5, 1: 7, 3: 7, 4: 7, 5: 13}  # §2.4
 DEFAULT_BAUDS = (19200, 38400)
 UNITS_PER_MM = 100  # kernel W8001_PEN_RESOLUTION
 
@@ -51,6 +52,8 @@ class PenCapabilities:
     version: int
     port: str = ""
     baud: int = 0
+    touch: bool = False  # touch panel reported by the '%' query (38400 units only)
+    touch_packet_length: int = TOUCH_PACKET_LEN
 
     @property
     def has_tilt(self) -> bool:
@@ -68,6 +71,7 @@ class PenCapabilities:
             "tilt_x_max": self.tilt_x_max,
             "tilt_y_max": self.tilt_y_max,
             "firmware_version": self.version,
+            "touch": self.touch,
             "units_per_mm": UNITS_PER_MM,
         }
 
@@ -226,6 +230,9 @@ class IsdV4Pen:
             reply = self._query()
             if reply is not None:
                 self.caps = replace(parse_query_reply(reply), port=self.port, baud=baud)
+                if baud == 38400:  # xf86 asks for touch only at 38400 (§2.3 step 4)
+                    self.caps = self._touch_query(self.caps)
+                self.framer = PacketFramer(self.caps.touch_packet_length)
                 return self.caps
             self._close_port()
         raise PenError(
@@ -261,9 +268,27 @@ class IsdV4Pen:
                     return packet
         return None
 
+    def _touch_query(self, caps: PenCapabilities, timeout: float = 0.25) -> PenCapabilities:
+        """``%``: a reply with byte 1 ≠ 0 means touch; none, or byte 1 = 0, means pen only.
+
+        Only the packet length matters here: touch packets must be framed to be skipped.
+        """
+        self._write(CMD_TOUCH_QUERY)
+        framer = PacketFramer()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for packet in framer.feed(self._read_some()):
+                if packet[0] & 0xC0 == 0xC0 and packet[0] != 0xC0:
+                    if packet[1] == 0:
+                        return caps
+                    length = TOUCH_LENGTH_BY_SENSOR_ID.get(packet[2] & 7, TOUCH_PACKET_LEN)
+                    return replace(caps, touch=True, touch_packet_length=length)
+        return caps
+
     # -- streaming ----------------------------------------------------------------------------
     def start(self) -> None:
-        self.framer = PacketFramer()
+        length = self.caps.touch_packet_length if self.caps else TOUCH_PACKET_LEN
+        self.framer = PacketFramer(length)
         self.tracker = ProximityTracker()
         self.raw = bytearray()
         self._flush_input()  # nothing from a previous stream belongs to this one

@@ -287,3 +287,25 @@ def test_noise_framing_as_an_empty_query_reply_is_not_taken_for_a_pad():
             IsdV4Pen(emu.port, **FAST).open()
     finally:
         emu.close()
+
+
+def test_touch_query_at_38400_sets_touch_packet_length():
+    # touch reply: 0xC1 (single touch), panel resolution 10, sensor id 1 → 7-byte touch packets
+    touch = bytes((0xC1, 10, 0x01, 0x08, 0x00, 0x08, 0x00, 0, 0, 0x07, 0x60))
+    emu = PenEmulator(baud=38400, touch_reply=touch).start()
+    try:
+        with IsdV4Pen(emu.port, **FAST) as pen:
+            assert pen.caps.touch and pen.caps.touch_packet_length == 7
+            assert pen.framer.touch_length == 7
+    finally:
+        emu.close()
+
+
+def test_pen_only_unit_at_38400_reports_no_touch():
+    emu = PenEmulator(baud=38400).start()
+    try:
+        with IsdV4Pen(emu.port, **FAST) as pen:
+            assert pen.caps.touch is False
+        assert b"%" in emu.received
+    finally:
+        emu.close()

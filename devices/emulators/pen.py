@@ -72,9 +72,11 @@ class PenEmulator(PtyDevice):
         start_delay: float = 0.0,
         wire_time: bool = False,
         ignore_stop: bool = False,
+        touch_reply: bytes | None = None,
     ) -> None:
         super().__init__(baud=baud, wire_time=wire_time)
         self.ignore_stop = ignore_stop  # fault: a unit deaf to '0' keeps streaming
+        self.touch_reply = touch_reply  # 11-byte '%' reply of a touch-capable unit, if any
         self.model = model or PenModel()
         self.rate = rate
         self.speed = speed
@@ -121,7 +123,9 @@ class PenEmulator(PtyDevice):
                     self._begin_replay(now + self.start_delay)
             elif byte == 0x2A:  # '*' query
                 self._send_packet(encode_query_reply(self.model))
-            # '%' touch query and '&' reset: a pen-only unit stays silent; others ignored
+            elif byte == 0x25 and self.touch_reply is not None:  # '%' on a touch unit
+                self._send_packet(self.touch_reply)
+            # '%' on a pen-only unit and '&' reset: silence; anything else is ignored
 
     def _begin_replay(self, at: float) -> None:
         self._current = self.trajectories[min(self.replays_started, len(self.trajectories) - 1)]
