@@ -17,6 +17,7 @@ import termios
 import threading
 import time
 import tty
+from abc import ABC, abstractmethod
 
 SPEEDS = {getattr(termios, f"B{n}"): n for n in (
     1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400) if hasattr(termios, f"B{n}")}
@@ -27,7 +28,7 @@ def garbage(n: int, rng: random.Random) -> bytes:
     return bytes(rng.choice(range(0x80, 0xEF)) for _ in range(n))
 
 
-class PtyDevice:
+class PtyDevice(ABC):
     """Serve one pty master: feed host bytes to :meth:`on_bytes`, call :meth:`tick` regularly."""
 
     tick_interval = 0.002
@@ -52,11 +53,13 @@ class PtyDevice:
         self._last = time.monotonic()
 
     # -- to implement ---------------------------------------------------------------------------
-    def on_bytes(self, data: bytes, now: float) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def on_bytes(self, data: bytes, now: float) -> None:
+        """Bytes the host wrote (any chunking); called with the device lock held."""
 
     def tick(self, now: float) -> None:
         """Time-driven behaviour (streaming packets); default none."""
+        return None
 
     # -- line -----------------------------------------------------------------------------------
     def host_baud(self) -> int | None:
