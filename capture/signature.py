@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,14 @@ from capture.signature_package import (
     check_output_dir,
     write_package,
 )
-from devices.fingerprint_zfm import DEFAULT_BAUD, FingerprintQualityError, ZfmSensor
+from devices.fingerprint_zfm import (
+    DEFAULT_BAUD,
+    FingerprintQualityError,
+    ZfmSensor,
+    confirmation_message,
+)
 from devices.pen_isdv4 import DEFAULT_BAUDS, IsdV4Pen, PenSample
-from station.errors import BadArgsError, DeviceError
+from station.errors import BadArgsError, DeviceError, ProfileError
 from station.profile import Profile, check_keys
 
 PADS_KEYS = {"pen_port", "finger_port", "pen_baud", "finger_baud", "finger_password",
@@ -68,8 +73,15 @@ class SignatureCaptureOptions:
         """``[pads]`` of the station profile, then command-line values (None = not given)."""
         section = dict(profile.section("pads"))
         check_keys(section, PADS_KEYS, "pads")
+        types = {f.name: type(f.default) for f in fields(cls) if f.default is not MISSING}
+        for key, value in section.items():
+            want = {"pen_baud": int}.get(key, types.get(key, str))
+            ok = isinstance(value, want) or (want is float and isinstance(value, int))
+            if not ok or isinstance(value, bool):
+                raise ProfileError(f"profile [pads] {key} = {value!r}: expected {want.__name__}",
+                                   hint=f"write it as a TOML {want.__name__}")
         if "pen_baud" in section:
-            section["pen_bauds"] = (int(section.pop("pen_baud")),)
+            section["pen_bauds"] = (section.pop("pen_baud"),)
         section.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**section)
 
@@ -201,8 +213,8 @@ def capture_finger(opts: SignatureCaptureOptions, report: Reporter = _quiet) -> 
             try:
                 fp.img2tz(1)
             except FingerprintQualityError as exc:
-                problem = exc.message.split(": ", 1)[-1]
-                report("warn", f"{problem}")
+                problem = confirmation_message(exc.code or 0)
+                report("warn", problem)
                 continue
             report("status", "reading the fingerprint image…")
             image = fp.up_image(on_packet=lambda done, total: report(

@@ -296,6 +296,11 @@ def test_profile_pads_table_supplies_ports_and_rejects_unknown_keys(tmp_path):
     with pytest.raises(ProfileError) as err:
         SignatureCaptureOptions.from_profile(load_profile(bad))
     assert "pen_prot" in str(err.value)
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[pads]\nattempts = "3"\n', encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        SignatureCaptureOptions.from_profile(load_profile(typo))
+    assert "attempts" in str(err.value) and "expected int" in str(err.value)
 
 
 def test_signature_ends_when_pen_is_left_hovering_without_writing(tmp_path):
