@@ -126,7 +126,8 @@ def _check_batch_hashes(sources: list[PageSource], pages: list[dict[str, Any]]) 
             )
 
 
-def _documents(case: Any, inputs: _Inputs, outcomes: list[PageOutcome]) -> list[tuple[Any, list[Any]]]:
+def _row_indices(case: Any, inputs: _Inputs) -> list[tuple[Any, list[int]]]:
+    """Input page indices per catalogue row: from the batch's separators, else the case file."""
     from assemble.case import assign_pages
 
     if inputs.batch_documents:
@@ -138,7 +139,7 @@ def _documents(case: Any, inputs: _Inputs, outcomes: list[PageOutcome]) -> list[
             mapping.append((rows[d["row"]], d["pages"]))
     else:
         mapping = assign_pages(case, [s.key for s in inputs.sources], [s.path.name for s in inputs.sources])
-    return [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in mapping]
+    return mapping
 
 
 def _safe_name(text: str) -> str:
@@ -171,10 +172,10 @@ def build_dossier(
     resolved = _resolve_inputs(Path(inputs), Path(case) if case else None)
 
     from assemble.case import default_case, load_case
-    from assemble.writer import split_volumes, write_volume
-
     from assemble.model import Attachment
+    from assemble.writer import split_volumes, write_volume
     case_model = load_case(resolved.case_path) if resolved.case_path else default_case(resolved.label, len(resolved.sources))
+    row_indices = _row_indices(case_model, resolved)  # case errors before minutes of OCR
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = opts.jobs or default_jobs()
     if on_start:
@@ -182,7 +183,7 @@ def build_dossier(
     with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as work_name:
         work = Path(work_name)
         outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page))
-        documents = _documents(case_model, resolved, outcomes)
+        documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]
         volumes = split_volumes(documents, max_pages=opts.max_pages)
         stem = _safe_name(case_model.fields.case_number or case_model.fields.case_name or resolved.label)
         report = _report(case_model, resolved, outcomes, opts, jobs)
@@ -198,7 +199,9 @@ def build_dossier(
         results = []
         for n, vol in enumerate(volumes, start=1):
             name = f"{stem}.pdf" if len(volumes) == 1 else f"{stem}-第{n}卷.pdf"
-            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments)
+            keys = {spec.key for _, specs in vol for spec in specs}
+            blanks = sum(1 for row, idx in row_indices if any(outcomes[i].key in keys for i in idx) for i in idx if outcomes[i].blank)
+            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments, blank_pages=blanks)
             paths.append(result.path)
             results.append(result)
     elapsed = time.perf_counter() - started

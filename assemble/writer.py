@@ -1,0 +1,200 @@
+"""The volume writer: cover → catalogue → documents → back sheet, one PDF/A file per volume.
+
+Document pages place the encoded image unchanged with the page stage's matrix, then the
+invisible text layer (render mode 3, one string per line, horizontally scaled to the line's
+box so it lines up and no spaces appear between Han characters), then the stamped page number
+top-right as real text. Output is atomic: written to a temporary name, fsynced, renamed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pikepdf
+
+from assemble import sheets
+from assemble.canvas import A4
+from assemble.case import Case, CatalogueRow
+from assemble.fonts import CjkFont
+from assemble.model import Attachment, PageSpec, VolumeResult
+from assemble.pdfa import add_attachments, add_output_intent, set_identity
+from station.errors import OutputError
+
+Document = tuple[CatalogueRow, list[PageSpec]]
+NUMBER_SIZE = 14.0
+
+
+def split_volumes(documents: list[Document], max_pages: int = 200) -> list[list[Document]]:
+    """≤ ``max_pages`` numbered pages per volume, documents whole where possible.
+
+    A document longer than a volume is split; its later parts carry a "(续)" remark.
+    """
+    volumes: list[list[Document]] = [[]]
+    count = 0
+    for row, pages in documents:
+        if count and count + len(pages) > max_pages:
+            volumes.append([])
+            count = 0
+        first_part = True
+        remaining = pages
+        while True:
+            room = max_pages - count
+            part, remaining = remaining[:room], remaining[room:]
+            r = row if first_part else replace(row, remarks=(row.remarks + "（续）").strip())
+            volumes[-1].append((r, part))
+            count += len(part)
+            first_part = False
+            if not remaining:
+                break
+            volumes.append([])
+            count = 0
+    return [v for v in volumes if v]
+
+
+def _text_layer(font: CjkFont, spec: PageSpec) -> list[str]:
+    ops = []
+    for line in spec.lines:
+        height = line.y1 - line.y0
+        text = "".join(ch for ch in line.text if font.has(ch))
+        natural = font.width(text, height)
+        if not text or natural <= 0 or height <= 0:
+            font.encode(line.text)  # still count what is missing
+            continue
+        scale = 100.0 * (line.x1 - line.x0) / natural
+        baseline = line.y0 + 0.12 * height
+        ops.append(f"BT 3 Tr {font.resource_name} {height:.2f} Tf {scale:.2f} Tz 1 0 0 1 {line.x0:.2f} {baseline:.2f} Tm {font.show(text)} Tj ET")
+    return ops
+
+
+def _page_number(font: CjkFont, spec: PageSpec, number: int) -> str:
+    s = str(number)
+    x = spec.width_pt - 36 - font.width(s, NUMBER_SIZE)
+    y = spec.height_pt - 36
+    return f"BT 0 Tr 0 g {font.resource_name} {NUMBER_SIZE:.1f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm {font.show(s)} Tj ET"
+
+
+def _image(pdf: pikepdf.Pdf, spec: PageSpec) -> pikepdf.Stream:
+    img = spec.image
+    stream = pikepdf.Stream(pdf, img.data_path.read_bytes())
+    stream.Type = pikepdf.Name.XObject
+    stream.Subtype = pikepdf.Name.Image
+    stream.Width, stream.Height = img.width, img.height
+    stream.ColorSpace = pikepdf.Name(img.colorspace)
+    stream.BitsPerComponent = img.bits
+    stream.Filter = pikepdf.Name(img.filter)
+    if img.decode_parms:
+        stream.DecodeParms = pikepdf.Dictionary({k: v for k, v in img.decode_parms.items()})
+    return stream
+
+
+def _page(pdf: pikepdf.Pdf, size: tuple[float, float], content: bytes, font_obj: pikepdf.Object, xobjects: dict | None = None) -> pikepdf.Page:
+    resources = pikepdf.Dictionary(Font=pikepdf.Dictionary({CjkFont.resource_name: font_obj}))
+    if xobjects:
+        resources.XObject = pikepdf.Dictionary(xobjects)
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=[0, 0, round(size[0], 3), round(size[1], 3)],
+        Resources=resources,
+        Contents=pikepdf.Stream(pdf, content),
+    )
+    return pikepdf.Page(pdf.make_indirect(page))
+
+
+def write_volume(
+    case: Case,
+    volume_docs: list[Document],
+    volume_no: int,
+    volume_count: int,
+    out_path: Path,
+    *,
+    pdfa: str = "2b",
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
+    blank_pages: int = 0,
+) -> VolumeResult:
+    font = CjkFont()
+    # 1. Page numbers and the catalogue's 页号, from the pages actually present.
+    row_pages: list[sheets.RowPages] = []
+    n = 0
+    for row, pages in volume_docs:
+        row_pages.append(sheets.RowPages(row, n + 1, n + len(pages), "（续）" in row.remarks))
+        n += len(pages)
+    # 2. Every content stream first, so the font subset knows every character.
+    cover = sheets.cover(font, case, volume_no, volume_count)
+    catalogue = sheets.catalogue(font, case, row_pages, volume_no)
+    back = sheets.back_sheet(font, case, n, blank_pages, sum(rp.continued for rp in row_pages))
+    doc_contents: list[bytes] = []
+    number = 0
+    for _, pages in volume_docs:
+        for spec in pages:
+            number += 1
+            a, b, c, d, e, f = spec.matrix
+            ops = ["q"]
+            if spec.clip:
+                x0, y0, x1, y1 = spec.clip
+                ops.append(f"{x0:.3f} {y0:.3f} {x1 - x0:.3f} {y1 - y0:.3f} re W n")
+            ops += [f"{a:.6f} {b:.6f} {c:.6f} {d:.6f} {e:.4f} {f:.4f} cm /Im0 Do", "Q"]
+            ops += _text_layer(font, spec)
+            ops.append(_page_number(font, spec, number))
+            doc_contents.append("\n".join(ops).encode("ascii"))
+
+    pdf = pikepdf.new()
+    try:
+        font_obj = font.embed(pdf)
+        labels: list[object] = []
+        outline: list[tuple[str, int]] = [("卷宗封面", 0)]
+        pdf.pages.append(_page(pdf, A4, cover, font_obj))
+        labels += [0, pikepdf.Dictionary(P=pikepdf.String("封面"))]
+        labels += [1, pikepdf.Dictionary(P=pikepdf.String("目录"), S=pikepdf.Name.D, St=1)]
+        outline.append(("卷内目录", 1))
+        for content in catalogue:
+            pdf.pages.append(_page(pdf, A4, content, font_obj))
+        first_doc = len(pdf.pages)
+        labels += [first_doc, pikepdf.Dictionary(S=pikepdf.Name.D, St=1)]
+        page_numbers: list[tuple[str, int | None]] = []
+        i = 0
+        for rp, (row, pages) in zip(row_pages, volume_docs, strict=True):
+            if pages:
+                outline.append((f"{row.seq} {row.title}", first_doc + rp.first - 1))
+            for spec in pages:
+                im = _image(pdf, spec)
+                pdf.pages.append(_page(pdf, (spec.width_pt, spec.height_pt), doc_contents[i], font_obj, {"/Im0": pdf.make_indirect(im)}))
+                i += 1
+                page_numbers.append((spec.key, i))
+        labels += [len(pdf.pages), pikepdf.Dictionary(P=pikepdf.String("备考表"))]
+        outline.append(("卷内备考表", len(pdf.pages)))
+        pdf.pages.append(_page(pdf, A4, back, font_obj))
+        pdf.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(labels))
+        with pdf.open_outline() as ol:
+            ol.root.extend(pikepdf.OutlineItem(title, index) for title, index in outline)
+        pdf.Root.PageMode = pikepdf.Name.UseOutlines
+
+        f = case.fields
+        title = f"{f.case_name or f.case_number} {f.volume_title} 第{volume_no}卷（共{volume_count}卷）".strip()
+        add_output_intent(pdf)
+        if attachments and pdfa == "3b":
+            add_attachments(pdf, list(attachments), datetime.now(UTC))
+        set_identity(pdf, pdfa, title, f.unit or f.compiler, f"{f.case_number} {f.case_name}".strip(), [f.case_number, f.case_name, f.suspects, f.volume_title])
+        _save_atomic(pdf, out_path, pdfa)
+    finally:
+        pdf.close()
+    return VolumeResult(out_path, volume_no, volume_count, n, len(catalogue) + n + 2, [(rp.row.seq, rp.first, rp.last) for rp in row_pages], page_numbers)
+
+
+def _save_atomic(pdf: pikepdf.Pdf, out_path: Path, pdfa: str) -> None:
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    try:
+        if pdfa == "1b":
+            pdf.save(tmp, force_version="1.4", object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
+        else:
+            pdf.save(tmp, force_version="1.7", object_stream_mode=pikepdf.ObjectStreamMode.generate, fix_metadata_version=False)
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{out_path}: cannot write the dossier ({exc})", hint="check free space and permissions of the output folder") from None
+        raise
