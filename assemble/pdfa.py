@@ -7,7 +7,7 @@ and build report as associated files (/AF with /AFRelationship). PDF/A-1b gets n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pikepdf
@@ -60,23 +60,66 @@ def add_attachments(pdf: pikepdf.Pdf, attachments: list[Attachment], when: datet
     pdf.Root.AF = af
 
 
-def set_identity(pdf: pikepdf.Pdf, level: str, title: str, author: str, subject: str, keywords: list[str]) -> None:
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xmp_packet(level: str, title: str, author: str, subject: str, keywords: str, when: datetime) -> bytes:
+    """XMP written by hand: one rdf:Description per schema, its namespace declared on it.
+
+    PDFBox's XMP parser (and some archive validators) only recognise a schema whose namespace
+    is declared on rdf:Description, not on each property as general-purpose writers do.
+    """
+    stamp = when.isoformat(timespec="seconds")
     part, conformance = level[0], level[1].upper()
-    now = datetime.now(UTC).astimezone()
-    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
-        meta["dc:title"] = title
-        meta["dc:creator"] = [author] if author else ["dossier-station"]
-        meta["dc:description"] = subject
-        meta["dc:language"] = ["zh-CN"]
-        meta["pdf:Keywords"] = "; ".join(k for k in keywords if k)
-        meta["pdf:Producer"] = PRODUCER
-        meta["xmp:CreatorTool"] = f"dossier-station {__version__}"
-        meta["xmp:CreateDate"] = now.isoformat(timespec="seconds")
-        meta["xmp:ModifyDate"] = now.isoformat(timespec="seconds")
-        meta["xmp:MetadataDate"] = now.isoformat(timespec="seconds")
-        meta["pdfaid:part"] = part
-        meta["pdfaid:conformance"] = conformance
-    pdf.docinfo[pikepdf.Name.Producer] = PRODUCER
+    return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+   <dc:format>application/pdf</dc:format>
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{_xml(title)}</rdf:li></rdf:Alt></dc:title>
+   <dc:creator><rdf:Seq><rdf:li>{_xml(author)}</rdf:li></rdf:Seq></dc:creator>
+   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{_xml(subject)}</rdf:li></rdf:Alt></dc:description>
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
+   <pdf:Producer>{_xml(PRODUCER)}</pdf:Producer>
+   <pdf:Keywords>{_xml(keywords)}</pdf:Keywords>
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/">
+   <xmp:CreatorTool>dossier-station {__version__}</xmp:CreatorTool>
+   <xmp:CreateDate>{stamp}</xmp:CreateDate>
+   <xmp:ModifyDate>{stamp}</xmp:ModifyDate>
+   <xmp:MetadataDate>{stamp}</xmp:MetadataDate>
+  </rdf:Description>
+  <rdf:Description rdf:about="" xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/">
+   <pdfaid:part>{part}</pdfaid:part>
+   <pdfaid:conformance>{conformance}</pdfaid:conformance>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>""".encode()
+
+
+def set_identity(pdf: pikepdf.Pdf, level: str, title: str, author: str, subject: str, keywords: list[str]) -> None:
+    """XMP and the Info dictionary, saying the same things (PDF/A requires they agree)."""
+    when = datetime.now().astimezone().replace(microsecond=0)
+    author = author or "dossier-station"
+    words = "; ".join(k for k in keywords if k)
+    meta = pikepdf.Stream(pdf, xmp_packet(level, title, author, subject, words, when))
+    meta.Type, meta.Subtype = pikepdf.Name.Metadata, pikepdf.Name.XML
+    pdf.Root.Metadata = pdf.make_indirect(meta)
+    stamp = encode_pdf_date(when)
+    info = pikepdf.Dictionary(
+        Title=pikepdf.String(title),
+        Author=pikepdf.String(author),
+        Subject=pikepdf.String(subject),
+        Keywords=pikepdf.String(words),
+        Creator=pikepdf.String(f"dossier-station {__version__}"),
+        Producer=pikepdf.String(PRODUCER),
+        CreationDate=pikepdf.String(stamp),
+        ModDate=pikepdf.String(stamp),
+    )
+    pdf.trailer.Info = pdf.make_indirect(info)
     pdf.Root.Lang = pikepdf.String("zh-CN")
     pdf.Root.ViewerPreferences = pikepdf.Dictionary(DisplayDocTitle=True)
     pdf.Root.MarkInfo = pikepdf.Dictionary(Marked=False)
