@@ -1,0 +1,167 @@
+"""The dossier writer, checked with independent tools (PDFBox, qpdf, poppler, pikepdf)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pikepdf
+import pytest
+from assemble_helpers import spec_from_sample
+
+from assemble.case import Case, CaseFields, CatalogueRow
+from assemble.writer import split_volumes, write_volume
+
+PREFLIGHT_CP = ":".join(
+    f"/usr/share/java/{j}.jar"
+    for j in ("preflight", "pdfbox2", "fontbox2", "xmpbox", "commons-logging", "javax.activation", "jaxb-api")
+)
+UPRIGHT = ["dev_002.jpg", "dev_006.jpg", "dev_008.jpg", "dev_009.jpg", "dev_012.jpg"]
+
+
+def _case(rows: list[CatalogueRow]) -> Case:
+    return Case(CaseFields(case_name="测试案", case_number="（2024）测001号", compiler="张三", checker="李四"), rows)
+
+
+def _docs(sample_dir: Path, sizes: list[int]) -> list:
+    specs = [spec_from_sample(sample_dir / name) for name in UPRIGHT]
+    docs, i = [], 0
+    for seq, n in enumerate(sizes, start=1):
+        docs.append((CatalogueRow(seq=seq, title=f"文书{seq}", date="20240101"), [specs[(i + j) % len(specs)] for j in range(n)]))
+        i += n
+    return docs
+
+
+def _labels(pdf_path: Path) -> list[str]:
+    with pikepdf.open(pdf_path) as pdf:
+        return [str(p.label) for p in pdf.pages]
+
+
+def test_pdfa_1b_build_passes_pdfbox_preflight(tmp_path, sample_dir):
+    docs = _docs(sample_dir, [2, 1])
+    out = tmp_path / "v.pdf"
+    write_volume(_case([r for r, _ in docs]), docs, 1, 1, out, pdfa="1b")
+    result = subprocess.run(
+        ["java", "-cp", PREFLIGHT_CP, "org.apache.pdfbox.preflight.Validator_A1b", str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid PDF/A-1b file" in result.stdout
+    with pikepdf.open(out) as pdf:
+        assert pdf.open_metadata().pdfa_status == "1B"
+        assert pdf.pdf_version == "1.4"
+
+
+def test_volumes_split_at_max_pages_and_numbering_restarts(tmp_path, sample_dir):
+    docs = _docs(sample_dir, [2, 2, 1, 3])
+    volumes = split_volumes(docs, max_pages=4)
+    assert [sum(len(p) for _, p in v) for v in volumes] == [4, 4]
+    for n, vol in enumerate(volumes, start=1):
+        out = tmp_path / f"v{n}.pdf"
+        result = write_volume(_case([r for r, _ in docs]), vol, n, len(volumes), out)
+        labels = _labels(out)
+        assert [x for x in labels if x.isdigit()] == ["1", "2", "3", "4"]
+        assert labels[0] == "封面" and labels[-1] == "备考表"
+        assert result.numbered_pages == 4
+        assert subprocess.run(["qpdf", "--check", str(out)], capture_output=True).returncode == 0
+
+
+def test_a_document_longer_than_a_volume_continues_in_the_next(sample_dir):
+    docs = _docs(sample_dir, [5])
+    volumes = split_volumes(docs, max_pages=3)
+    assert [len(v[0][1]) for v in volumes] == [3, 2]
+    assert volumes[1][0][0].seq == 1 and "续" in volumes[1][0][0].remarks
+
+
+def test_long_catalogue_runs_over_several_pages_with_header_repeated(tmp_path, sample_dir):
+    spec = spec_from_sample(sample_dir / "dev_002.jpg")
+    rows = [CatalogueRow(seq=i, title=f"第{i}份询问笔录（被询问人王某某，关于案发当晚经过的陈述）", author="某某市公安局刑事侦查大队") for i in range(1, 61)]
+    out = tmp_path / "long.pdf"
+    result = write_volume(_case(rows), [(r, [spec]) for r in rows], 1, 1, out)
+    labels = _labels(out)
+    catalogue = [i for i, x in enumerate(labels) if x.startswith("目录")]
+    assert len(catalogue) >= 2
+    for i in catalogue:
+        text = subprocess.run(["pdftotext", "-f", str(i + 1), "-l", str(i + 1), str(out), "-"], capture_output=True, text=True).stdout
+        assert "顺序号" in text and "题名" in text
+    assert result.row_pages[-1] == (60, 60, 60)
+
+
+def test_catalogue_page_numbers_match_stamped_numbers(tmp_path, sample_dir):
+    docs = _docs(sample_dir, [2, 1, 2])
+    out = tmp_path / "v.pdf"
+    result = write_volume(_case([r for r, _ in docs]), docs, 1, 1, out)
+    assert result.row_pages == [(1, 1, 2), (2, 3, 3), (3, 4, 5)]
+    text = subprocess.run(["pdftotext", "-layout", "-f", "2", "-l", "2", str(out), "-"], capture_output=True, text=True).stdout
+    assert re.search(r"文书3.*4-5", text), text
+    labels = _labels(out)
+    for number in ("1", "3", "4"):
+        i = labels.index(number)
+        page = subprocess.run(["pdftotext", "-f", str(i + 1), "-l", str(i + 1), str(out), "-"], capture_output=True, text=True).stdout
+        assert page.strip().splitlines()[0].strip() == number
+
+
+def test_outline_has_one_entry_per_catalogue_row(tmp_path, sample_dir):
+    docs = _docs(sample_dir, [1, 2])
+    out = tmp_path / "v.pdf"
+    write_volume(_case([r for r, _ in docs]), docs, 1, 1, out)
+    with pikepdf.open(out) as pdf, pdf.open_outline() as ol:
+        titles = [item.title for item in ol.root]
+        labels = [str(p.label) for p in pdf.pages]
+        dests = {item.title: pdf.pages.index(pikepdf.Page(item.destination[0])) for item in ol.root}
+    assert "1 文书1" in titles and "2 文书2" in titles
+    assert labels[dests["2 文书2"]] == "2"
+
+
+def test_text_layer_lines_up_with_the_ground_truth_boxes(tmp_path, sample_dir):
+    spec = spec_from_sample(sample_dir / "dev_002.jpg")
+    out = tmp_path / "v.pdf"
+    write_volume(_case([CatalogueRow(1, "笔录")]), [(CatalogueRow(1, "笔录"), [spec])], 1, 1, out)
+    index = _labels(out).index("1") + 1
+    html = subprocess.run(["pdftotext", "-bbox-layout", "-f", str(index), "-l", str(index), str(out), "-"], capture_output=True, text=True).stdout
+    boxes = [tuple(map(float, m)) for m in re.findall(r'<line xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"', html)]
+    hpt = spec.height_pt
+    matched = 0
+    for ln in spec.lines:
+        want = (ln.x0, hpt - ln.y1, ln.x1, hpt - ln.y0)
+        for b in boxes:
+            ix = max(0.0, min(want[2], b[2]) - max(want[0], b[0]))
+            iy = max(0.0, min(want[3], b[3]) - max(want[1], b[1]))
+            inter = ix * iy
+            union = (want[2] - want[0]) * (want[3] - want[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+            if union and inter / union > 0.6:
+                matched += 1
+                break
+    assert matched >= 0.9 * len(spec.lines), (matched, len(spec.lines))
+
+
+def test_pdfa_3b_carries_attachments_with_relationship(tmp_path, sample_dir):
+    from assemble.model import Attachment
+
+    docs = _docs(sample_dir, [1])
+    out = tmp_path / "v.pdf"
+    att = Attachment("case.toml", b"[case]\n", "application/toml", "case", "/Source")
+    write_volume(_case([r for r, _ in docs]), docs, 1, 1, out, pdfa="3b", attachments=[att])
+    with pikepdf.open(out) as pdf:
+        assert pdf.open_metadata().pdfa_status == "3B"
+        af = pdf.Root.AF
+        assert len(af) == 1 and af[0].AFRelationship == pikepdf.Name.Source
+        assert pdf.attachments["case.toml"].get_file().read_bytes() == b"[case]\n"
+
+
+def test_a_failed_write_leaves_no_file_behind(tmp_path, sample_dir):
+    docs = _docs(sample_dir, [1])
+    row, (spec,) = docs[0]
+    broken = spec.__class__(**{**spec.__dict__, "image": spec.image.__class__(**{**spec.image.__dict__, "data_path": tmp_path / "gone.jpg"})})
+    out = tmp_path / "v.pdf"
+    with pytest.raises(OSError):
+        write_volume(_case([row]), [(row, [broken])], 1, 1, out)
+    assert list(tmp_path.glob("v.pdf*")) == []
+
+
+def test_characters_missing_from_the_font_are_dropped_not_fatal(tmp_path, sample_dir):
+    from assemble.fonts import CjkFont
+
+    font = CjkFont()
+    assert font.encode("法\U0001f600院") == "法院".encode("utf-16-be")
+    assert font.missing == 1
