@@ -95,3 +95,19 @@ def test_missing_input_is_refused(tmp_path, missing):
     out = tmp_path / "out"
     result = run_build(tmp_path / missing, out)
     _assert_refused(result, missing, ExitCode.input_file, out)
+
+
+def test_case_file_that_disagrees_with_the_pages_stops_before_any_ocr(tmp_path, sample_dir):
+    folder = _folder_with(tmp_path, sample_dir, "0002.jpg", (sample_dir / "dev_003.jpg").read_bytes())
+    case = tmp_path / "case.toml"
+    case.write_text('[[rows]]\n"题名" = "起诉意见书"\n"页数" = 3\n', "utf-8")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "station", "build", str(folder), "--case", str(case), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == int(ExitCode.invalid_config), result.stderr
+    assert "3 pages but 2 page images" in result.stderr
+    assert not out.exists()
