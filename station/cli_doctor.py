@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -39,14 +40,15 @@ def _checks() -> list[tuple[str, str | None, str]]:
     except DossierError as exc:
         rows.append(("tesseract + chi_sim", None, exc.hint or ""))
     rows.append(("OCR engines", ", ".join(sorted(available_engines())), ""))
-    try:
-        from assemble.fonts import find_font  # type: ignore[attr-defined]
+    from assemble.fonts import find_font
+    from assemble.pdfa import ICC_CANDIDATES
 
-        rows.append(("CJK font", str(find_font()), ""))
-    except (ImportError, AttributeError):
-        rows.append(("CJK font", "see assemble.fonts", ""))
+    try:
+        rows.append(("CJK font", str(find_font()[0]), ""))
     except DossierError as exc:
         rows.append(("CJK font", None, exc.hint or "apt-get install fonts-arphic-uming"))
+    icc = next((p for p in ICC_CANDIDATES if Path(p).exists()), None)
+    rows.append(("sRGB ICC profile (PDF/A)", icc, "apt-get install icc-profiles-free"))
     rows.append(("qpdf", _version(["qpdf", "--version"]), "apt-get install qpdf"))
     rows.append(("poppler (pdftotext)", _version(["pdftotext", "-v"]), "apt-get install poppler-utils"))
     rows.append(("SANE (scanimage)", _version(["scanimage", "--version"]), "apt-get install sane-utils libsane1"))
