@@ -40,7 +40,8 @@ def built_dossier(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     from station.pipeline import BuildOptions, build_dossier
 
     out = tmp_path_factory.mktemp("dossier")
-    return build_dossier(sample_dir, REPO / "examples" / "case.toml", out, options=BuildOptions(jobs=2))
+    # The case file names its pages folder: this is `dossier build case.toml -o out/`.
+    return build_dossier(REPO / "examples" / "case.toml", None, out, options=BuildOptions(jobs=2))
 
 
 @pytest.fixture(scope="session")
