@@ -99,7 +99,8 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
         manifest = inputs / "batch.json"
         if manifest.exists():
             batch = json.loads(manifest.read_text("utf-8"))
-            pages = [p for p in sorted(batch.get("pages", []), key=lambda p: p["seq"]) if p.get("role", "page") == "page"]
+            ordered = sorted(batch.get("pages", []), key=lambda p: p.get("order", p["seq"]))
+            pages = [p for p in ordered if p.get("role", "page") == "page"]
             files = [inputs / p["file"] for p in pages]
             sources = scan_inputs(files)
             _check_batch_hashes(sources, pages)

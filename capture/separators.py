@@ -1,0 +1,111 @@
+"""Separator sheets: a QR code naming the catalogue row splits a batch into documents.
+
+The sheet carries ``DOSSIER-SEP/1|<case number>|<row>``; it is printed by
+``dossier separator`` and scanned ahead of each document. Separator pages are kept in the batch
+with ``role: separator`` (never in the dossier); the pages after one belong to its row until
+the next. The split is checked against the case's catalogue, and a disagreement names the row.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from station.errors import CaseFileError
+
+PREFIX = "DOSSIER-SEP/1"
+FONT = "/usr/share/fonts/truetype/arphic/uming.ttc"
+
+
+@dataclass(frozen=True)
+class Separator:
+    case_number: str
+    row: int
+
+
+def payload(case_number: str, row: int) -> str:
+    return f"{PREFIX}|{case_number}|{row}"
+
+
+def read_separator(image: Image.Image) -> Separator | None:
+    """The separator a page carries, if it is one (QR decoded with zxing-cpp)."""
+    import zxingcpp
+
+    small = image.convert("L")
+    if small.width > 1300:
+        small = small.resize((small.width // 2, small.height // 2))
+    for result in zxingcpp.read_barcodes(small):
+        text = result.text
+        if text.startswith(PREFIX + "|"):
+            _, case_number, row = text.split("|", 2)
+            if row.isdigit():
+                return Separator(case_number, int(row))
+    return None
+
+
+def split_documents(pages: list[dict[str, Any]], separators: dict[int, Separator]) -> list[dict[str, Any]]:
+    """``documents`` for batch.json: [{row, pages: [seq…]}] from the separator positions."""
+    docs: list[dict[str, Any]] = []
+    for page in pages:
+        seq = page["seq"]
+        if seq in separators:
+            docs.append({"row": separators[seq].row, "pages": []})
+        elif docs and page.get("role", "page") == "page":
+            docs[-1]["pages"].append(seq)
+    return docs
+
+
+def check_against_case(documents: list[dict[str, Any]], case: Any, where: str) -> None:
+    """Each catalogue row once, in the catalogue, with its page count when the case gives one."""
+    rows = {r.seq: r for r in case.rows}
+    seen: set[int] = set()
+    for d in documents:
+        row = rows.get(d["row"])
+        if row is None:
+            raise CaseFileError(f"{where}: a separator names catalogue row {d['row']}, which the case does not have", hint="print the separator sheets again from the case file")
+        if d["row"] in seen:
+            raise CaseFileError(f"{where}: {row.label} has two separator sheets", hint="remove the duplicate sheet and rescan that document")
+        seen.add(d["row"])
+        if row.pages is not None and row.pages != len(d["pages"]):
+            raise CaseFileError(f"{where}: {row.label}: the case says {row.pages} pages, {len(d['pages'])} were scanned after its separator", hint="check the document for missing or extra sheets")
+        if not d["pages"]:
+            raise CaseFileError(f"{where}: {row.label}: no pages after its separator sheet", hint="scan the document after its separator")
+    missing = [r for s, r in rows.items() if s not in seen]
+    if missing:
+        raise CaseFileError(f"{where}: no separator was scanned for {missing[0].label}" + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""), hint="scan each document behind its separator sheet")
+
+
+def sheet_image(case_number: str, row: int, title: str, dpi: int = 150) -> Image.Image:
+    """An A4 separator sheet: big QR code, the row number and title in Chinese."""
+    import zxingcpp
+
+    w, h = int(210 / 25.4 * dpi), int(297 / 25.4 * dpi)
+    page = Image.new("L", (w, h), 255)
+    qr = zxingcpp.create_barcode(payload(case_number, row), zxingcpp.BarcodeFormat.QRCode)
+    code = Image.fromarray(np.asarray(qr.to_image(scale=4, add_quiet_zones=True)))
+    side = w // 2
+    code = code.resize((side, side), Image.NEAREST)
+    page.paste(code, ((w - side) // 2, h // 5))
+    draw = ImageDraw.Draw(page)
+    big = ImageFont.truetype(FONT, dpi // 2)
+    mid = ImageFont.truetype(FONT, dpi // 5)
+    draw.text((w / 2, h // 12), "文件分隔页", font=big, fill=0, anchor="mm")
+    draw.text((w / 2, h // 5 + side + dpi // 3), f"第 {row} 份　{title}", font=mid, fill=0, anchor="mm")
+    draw.text((w / 2, h // 5 + side + dpi * 2 // 3), case_number, font=mid, fill=0, anchor="mm")
+    draw.text((w / 2, h - dpi // 2), "本页不入卷 — separator sheet, not part of the dossier", font=ImageFont.truetype(FONT, dpi // 10), fill=0, anchor="mm")
+    return page
+
+
+def separator_pdf(case: Any, out: Path) -> int:
+    images = [sheet_image(case.fields.case_number or case.fields.case_name, r.seq, r.title) for r in case.rows]
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=150.0)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(out)
+    return len(images)

@@ -1,0 +1,363 @@
+"""Scanner driver: one interface, SANE through pyinsane2 on Linux (WIA through it on Windows).
+
+libsane runs in a worker process of our own (spawned), in pyinsane2's single-thread mode, and
+that worker writes every page to the batch folder the moment it is read: a misbehaving backend
+can kill only the worker, never the station, and a page on disk never depends on the parent.
+(pyinsane2's own daemon is not used: its pipe reads each reply with one ``os.read`` and
+truncates real pages.)
+
+Options are a frozen value object (NAPS2's shape); the device's constraints are read and the
+request negotiated against them — vendor ``source``/``mode`` strings by pattern, resolution to
+the device's list or range — and a value the device cannot do is an error listing what it can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from station.errors import BadArgsError, DeviceError, DeviceNotFoundError
+
+SANE_FIXED = 65536.0
+MODE_PATTERNS = {
+    "color": ("color", "colour", "rgb", "24bit", "true gray"),
+    "gray": ("gray", "grey", "8bit", "grayscale"),
+    "lineart": ("lineart", "line art", "binary", "black & white", "bw", "halftone", "1bit"),
+}
+SOURCE_PATTERNS = {
+    "adf-duplex": ("adf duplex", "duplex", "2-sided", "two-sided", "dp", "adf back"),
+    "adf": ("automatic document feeder", "adf", "feeder", "adf front", "document feeder"),
+    "flatbed": ("flatbed", "platen", "glass", "normal", "document table"),
+}
+
+# What the clerk is told for each SANE status that stops a batch.
+FAULTS = {
+    "JAMMED": "paper jam in the feeder: open the feeder, remove the jammed sheet, put it back on top of the unscanned pages",
+    "COVER_OPEN": "the scanner cover is open: close it",
+    "DEVICE_BUSY": "the scanner is busy (another program may be using it): close that program or wait",
+    "IO_ERROR": "communication with the scanner failed: check its cable and power",
+    "NO_DOCS": "the document feeder is empty: load the pages",
+    "ACCESS_DENIED": "access to the scanner was denied: check the station's permissions",
+    "NO_MEM": "the scanner ran out of memory: scan at a lower resolution or fewer pages at a time",
+}
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    device: str | None = None
+    dpi: int = 300
+    mode: str = "color"  # color | gray | lineart
+    source: str = "adf"  # flatbed | adf | adf-duplex
+    page_mm: tuple[float, float] | None = None  # width, height; None = the largest area
+    brightness: int | None = None
+    contrast: int | None = None
+    source_name: str | None = None  # exact vendor string (profile override per model)
+    extra: tuple[tuple[str, Any], ...] = ()  # further raw device options, by name
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODE_PATTERNS:
+            raise BadArgsError(f"colour mode {self.mode!r} is not known", hint="use color, gray or lineart")
+        if self.source not in SOURCE_PATTERNS:
+            raise BadArgsError(f"source {self.source!r} is not known", hint="use flatbed, adf or adf-duplex")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str
+    vendor: str
+    model: str
+    kind: str = ""
+
+
+@dataclass
+class PageRecord:
+    seq: int
+    file: str
+    sha256: str
+    bytes: int
+    width: int
+    height: int
+    dpi: int
+    mode: str
+    side: str
+    time: str
+    thumb: str = ""
+    fingerprint: list[int] = field(default_factory=list)  # 8×8 grey thumbnail, for re-feed checks
+
+
+def pick_string(wanted: str, patterns: dict[str, tuple[str, ...]], offered: list[str], what: str, exact: str | None = None) -> str:
+    """Map our name (``adf``) to the device's string (``Automatic Document Feeder``)."""
+    if exact:
+        if exact in offered:
+            return exact
+        raise BadArgsError(f"the scanner has no {what} {exact!r}", hint=f"it offers: {', '.join(offered)}")
+    lowered = {o.lower(): o for o in offered}
+    for pattern in patterns[wanted]:
+        for low, original in lowered.items():
+            if low == pattern:
+                return original
+    for pattern in patterns[wanted]:
+        for low, original in lowered.items():
+            others = [p for k, ps in patterns.items() if k != wanted for p in ps if len(p) > len(pattern)]
+            matches = pattern in low.split() or (len(pattern) > 3 and pattern in low)
+            if matches and not any(o in low for o in others):
+                return original
+    raise BadArgsError(f"the scanner cannot scan {what} {wanted!r}", hint=f"it offers: {', '.join(offered)}")
+
+
+def pick_resolution(dpi: int, constraint: Any, fixed: bool) -> int | float:
+    """The requested dpi if the device can do it; otherwise an error naming the nearest ones."""
+    scale = SANE_FIXED if fixed else 1.0
+    if isinstance(constraint, tuple) and len(constraint) == 3:  # range (min, max, step)
+        lo, hi, step = (v / scale for v in constraint)
+        ok = lo <= dpi <= hi and (not step or abs(((dpi - lo) / step) - round((dpi - lo) / step)) < 1e-6)
+        if ok:
+            return int(dpi * scale) if fixed else dpi
+        raise BadArgsError(f"the scanner cannot scan at {dpi} dpi", hint=f"it can do {lo:g}–{hi:g} dpi" + (f" in steps of {step:g}" if step else ""))
+    if isinstance(constraint, list) and constraint:
+        values = sorted(v / scale for v in constraint)
+        if dpi in values:
+            return int(dpi * scale) if fixed else dpi
+        nearest = sorted(values, key=lambda v: abs(v - dpi))[:3]
+        raise BadArgsError(f"the scanner cannot scan at {dpi} dpi", hint=f"nearest resolutions it offers: {', '.join(f'{v:g}' for v in sorted(nearest))}")
+    return int(dpi * scale) if fixed else dpi
+
+
+# ---------------------------------------------------------------- worker process side
+
+
+def _fingerprint(im: Any) -> list[int]:
+    return list(im.convert("L").resize((8, 8)).tobytes())
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Raw pages are evidence: created exclusively, fsynced, never overwritten."""
+    tmp = path.with_name(f".{path.name}.part")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    if path.exists():
+        tmp.unlink()
+        raise FileExistsError(f"{path} already exists; raw pages are never overwritten")
+    os.link(tmp, path)
+    tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _apply(dev: Any, settings: ScanSettings) -> dict[str, Any]:
+    opts = dev.options
+    applied: dict[str, Any] = {}
+
+    def opt_value(name: str) -> Any:
+        try:
+            return opts[name].value
+        except Exception:
+            return None
+
+    if "source" in opts:
+        src = pick_string(settings.source, SOURCE_PATTERNS, list(opts["source"].constraint or []), "from source", settings.source_name)
+        opts["source"].value = src
+        applied["source"] = src
+    elif settings.source != "flatbed":
+        raise BadArgsError("the scanner has no document feeder", hint="use --source flatbed")
+    if "mode" in opts:
+        mode = pick_string(settings.mode, MODE_PATTERNS, list(opts["mode"].constraint or []), "in mode")
+        opts["mode"].value = mode
+        applied["mode"] = mode
+    res = opts["resolution"]
+    fixed = str(res.val_type).endswith("Fixed (2)") or "Fixed" in str(res.val_type)
+    res.value = pick_resolution(settings.dpi, res.constraint, fixed)
+    applied["dpi"] = settings.dpi
+    for name, value in (("brightness", settings.brightness), ("contrast", settings.contrast)):
+        if value is not None and name in opts:
+            opts[name].value = value
+            applied[name] = value
+    import pyinsane2
+
+    if settings.page_mm:
+        w, h = settings.page_mm
+        for name, v in (("page-height", h), ("page-width", w), ("tl-x", 0), ("tl-y", 0), ("br-y", h), ("br-x", w)):
+            if name in opts:  # page height before bottom-right y: some backends clamp br-y to it
+                fixed_geo = "Fixed" in str(opts[name].val_type)
+                opts[name].value = int(v * SANE_FIXED) if fixed_geo else int(v)
+        applied["page_mm"] = [w, h]
+    else:
+        pyinsane2.maximize_scan_area(dev)
+    for name, value in settings.extra:
+        if name not in opts:
+            raise BadArgsError(f"the scanner has no option {name!r}", hint=f"it has: {', '.join(sorted(opts))}")
+        opts[name].value = raw_value(opts[name], value)
+        applied[name] = value
+    applied["geometry"] = {k: opt_value(k) for k in ("tl-x", "tl-y", "br-x", "br-y") if k in opts}
+    return applied
+
+
+def raw_value(option: Any, value: Any) -> Any:
+    """A user's text value ("yes", "200", "0.5") as the SANE type of ``option`` wants it."""
+    kind = str(option.val_type)
+    if "Bool" in kind:
+        return 1 if str(value).lower() in ("1", "yes", "true", "on") else 0
+    if "Fixed" in kind:
+        return int(float(value) * SANE_FIXED)
+    if "Int" in kind:
+        return int(value)
+    return str(value)
+
+
+def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int | None, schedule: dict[int, dict[str, Any]], out: Any) -> None:
+    """Runs in the spawned process: open, negotiate, scan, write each page, report."""
+    os.environ["PYINSANE_SINGLE_THREAD"] = "1"
+    try:
+        import pyinsane2
+
+        pyinsane2.init()
+        devices = pyinsane2.get_devices()
+        names = [d.name for d in devices]
+        if not devices:
+            out.put(("notfound", "no scanner found", []))
+            return
+        name = settings.device or names[0]
+        if name not in names:
+            out.put(("notfound", f"scanner {name!r} not found", names))
+            return
+        dev = next(d for d in devices if d.name == name)
+        applied = _apply(dev, settings)
+        out.put(("opened", asdict(DeviceInfo(dev.name, dev.vendor, dev.model, getattr(dev, "dev_type", ""))), applied))
+        session = dev.scan(multiple=settings.source != "flatbed" or (max_pages or 1) > 1)
+        pages_dir, thumbs = Path(batch) / "pages", Path(batch) / "thumbs"
+        seq, count = start_seq, 0
+        try:
+            while max_pages is None or count < max_pages:
+                for opt, value in schedule.get(count + 1, {}).items():
+                    dev.options[opt].value = raw_value(dev.options[opt], value)
+                try:
+                    session.scan.read()
+                except EOFError:
+                    im = session.images.pop()
+                    buf = _png(im)
+                    path = pages_dir / f"{seq:04d}.png"
+                    _write_once(path, buf)
+                    thumb = im.copy()
+                    thumb.thumbnail((240, 340))
+                    thumb.convert("RGB" if im.mode == "RGB" else "L").save(thumbs / f"{seq:04d}.jpg", quality=70)
+                    side = "back" if settings.source == "adf-duplex" and count % 2 == 1 else "front"
+                    rec = PageRecord(
+                        seq, f"pages/{path.name}", hashlib.sha256(buf).hexdigest(), len(buf), im.width, im.height,
+                        settings.dpi, im.mode, side, time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"thumbs/{seq:04d}.jpg", _fingerprint(im),
+                    )
+                    out.put(("page", asdict(rec)))
+                    seq += 1
+                    count += 1
+                    del im, thumb, buf
+        except StopIteration:
+            pass
+        out.put(("end", count))
+    except Exception as exc:  # classify SANE statuses; anything else is reported as is
+        status = getattr(exc, "status", None)
+        label = str(status).split(":")[-1].strip() if status is not None else ""
+        for key in FAULTS:
+            if key.replace("_", " ").lower() in label.lower() or key.lower() in type(exc).__name__.lower():
+                out.put(("fault", key, str(exc)))
+                return
+        for key, words in (("JAMMED", "jammed"), ("COVER_OPEN", "cover"), ("DEVICE_BUSY", "busy"), ("IO_ERROR", "i/o"), ("NO_DOCS", "no more documents")):
+            if words in str(exc).lower():
+                out.put(("fault", key, str(exc)))
+                return
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _png(im: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    im.save(buf, "PNG", compress_level=1)  # lossless; level 1: the feeder must not wait for zlib
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- station side
+
+
+class ScanWorker:
+    """The parent's handle on one scanning worker: iterate its messages with timeouts."""
+
+    def __init__(self, settings: ScanSettings, batch: Path, start_seq: int, *, max_pages: int | None = None,
+                 schedule: dict[int, dict[str, Any]] | None = None, timeout: float = 60.0) -> None:
+        ctx = get_context("spawn")
+        self._queue = ctx.Queue()
+        self.timeout = timeout
+        self.process = ctx.Process(target=_worker, args=(settings, str(batch), start_seq, max_pages, schedule or {}, self._queue), daemon=True)
+        self.process.start()
+
+    def messages(self):  # type: ignore[no-untyped-def]
+        """Yield the worker's messages; a worker that dies or goes silent is a device error."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                msg = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    try:
+                        msg = self._queue.get(timeout=1.0)
+                    except queue.Empty:
+                        raise DeviceError(
+                            f"the scanner driver stopped unexpectedly (exit code {self.process.exitcode})",
+                            hint="check the scanner's cable and power, then run: dossier scan --resume BATCH",
+                        ) from None
+                elif time.monotonic() > deadline:
+                    self.stop()
+                    raise DeviceError(
+                        f"the scanner did not answer for {self.timeout:.0f} s (disconnected?)",
+                        hint="check the scanner's cable and power, then run: dossier scan --resume BATCH",
+                    ) from None
+                else:
+                    continue
+            deadline = time.monotonic() + self.timeout
+            yield msg
+            if msg[0] in ("end", "fault", "error", "notfound"):
+                return
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process.join(1)
+
+
+def list_devices(timeout: float = 30.0) -> list[DeviceInfo]:
+    ctx = get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_list_worker, args=(q,), daemon=True)
+    p.start()
+    try:
+        result = q.get(timeout=timeout)
+    except queue.Empty:
+        p.terminate()
+        raise DeviceError("listing scanners timed out", hint="a network scanner may be unreachable; try again") from None
+    p.join(2)
+    if isinstance(result, str):
+        raise DeviceNotFoundError(f"cannot list scanners: {result}", hint="install libsane1 and sane-utils")
+    return [DeviceInfo(**d) for d in result]
+
+
+def _list_worker(q: Any) -> None:
+    os.environ["PYINSANE_SINGLE_THREAD"] = "1"
+    try:
+        import pyinsane2
+
+        pyinsane2.init()
+        q.put([asdict(DeviceInfo(d.name, d.vendor, d.model, getattr(d, "dev_type", ""))) for d in pyinsane2.get_devices()])
+    except Exception as exc:
+        q.put(f"{type(exc).__name__}: {exc}")

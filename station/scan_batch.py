@@ -1,0 +1,71 @@
+"""After a scan: what each page is (page, blank back, separator) and how the batch splits.
+
+This is composition (capture + ocr's blank test), so it lives in station: capture knows
+nothing of ocr. The raw pages are only read; batch.json records the roles and the split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from capture.batch import BatchFolder
+from capture.separators import Separator, check_against_case, read_separator, split_documents
+from ocr.blank import detect_blank
+from station.errors import BadArgsError
+
+
+def classify_pages(batch: BatchFolder, case: Any | None = None) -> dict[str, int]:
+    """Mark separators and blank duplex backs; split into documents; check against the case."""
+    separators: dict[int, Separator] = {}
+    counts = {"separators": 0, "blank_backs": 0}
+    for page in batch.pages:
+        if page.get("classified"):
+            if page.get("role") == "separator":
+                separators[page["seq"]] = Separator(page.get("separator_case", ""), page["separator_row"])
+            continue
+        with Image.open(batch.path / page["file"]) as im:
+            sep = read_separator(im)
+            if sep is not None:
+                page["role"] = "separator"
+                page["separator_row"], page["separator_case"] = sep.row, sep.case_number
+                separators[page["seq"]] = sep
+                counts["separators"] += 1
+            elif page.get("side") == "back":
+                verdict = detect_blank(np.asarray(im.convert("L")), float(page.get("dpi") or 300))
+                page["ink_ratio"] = round(verdict.ink_ratio, 5)
+                if verdict.is_blank:
+                    page["role"] = "blank"
+                    counts["blank_backs"] += 1
+        page["classified"] = True
+    if separators:
+        batch.data["documents"] = split_documents(batch.pages, separators)
+        if case is not None:
+            check_against_case(batch.data["documents"], case, str(batch.manifest_path))
+    batch.save()
+    return counts
+
+
+def interleave_manual_duplex(batch: BatchFolder, first_back_seq: int) -> None:
+    """A simplex feeder's two passes: fronts 1..n, then the flipped stack gives backs n..1.
+
+    Pages keep their file names and seq (raw pages are written once); an ``order`` field puts
+    front 1, back 1, front 2, back 2 … and the build reads pages in that order.
+    """
+    fronts = [p for p in batch.pages if p["seq"] < first_back_seq]
+    backs = [p for p in batch.pages if p["seq"] >= first_back_seq]
+    if len(fronts) != len(backs):
+        raise BadArgsError(
+            f"{len(fronts)} fronts but {len(backs)} backs were scanned",
+            hint="every sheet needs its back: rescan the backs pass with the whole stack",
+        )
+    order = 1
+    for front, back in zip(fronts, reversed(backs), strict=True):
+        front["order"], front["side"] = order, "front"
+        back["order"], back["side"] = order + 1, "back"
+        back["classified"] = False  # re-check: a blank back is set aside
+        order += 2
+    batch.data["duplex"] = "manual"
+    batch.save()
