@@ -234,34 +234,27 @@ def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int |
         dev = next(d for d in devices if d.name == name)
         applied = _apply(dev, settings)
         out.put(("opened", asdict(DeviceInfo(dev.name, dev.vendor, dev.model, getattr(dev, "dev_type", ""))), applied))
-        session = dev.scan(multiple=settings.source != "flatbed" or (max_pages or 1) > 1)
         pages_dir, thumbs = Path(batch) / "pages", Path(batch) / "thumbs"
         seq, count = start_seq, 0
-        try:
-            while max_pages is None or count < max_pages:
-                for opt, value in schedule.get(count + 1, {}).items():
-                    dev.options[opt].value = raw_value(dev.options[opt], value)
-                try:
-                    session.scan.read()
-                except EOFError:
-                    im = session.images.pop()
-                    buf = _png(im)
-                    path = pages_dir / f"{seq:04d}.png"
-                    _write_once(path, buf)
-                    thumb = im.copy()
-                    thumb.thumbnail((240, 340))
-                    thumb.convert("RGB" if im.mode == "RGB" else "L").save(thumbs / f"{seq:04d}.jpg", quality=70)
-                    side = "back" if settings.source == "adf-duplex" and count % 2 == 1 else "front"
-                    rec = PageRecord(
-                        seq, f"pages/{path.name}", hashlib.sha256(buf).hexdigest(), len(buf), im.width, im.height,
-                        settings.dpi, im.mode, side, time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"thumbs/{seq:04d}.jpg", _fingerprint(im),
-                    )
-                    out.put(("page", asdict(rec)))
-                    seq += 1
-                    count += 1
-                    del im, thumb, buf
-        except StopIteration:
-            pass
+        for im in _images(dev, settings, max_pages, schedule, out):
+            buf = _png(im)
+            path = pages_dir / f"{seq:04d}.png"
+            _write_once(path, buf)
+            thumb = im.copy()
+            thumb.thumbnail((240, 340))
+            thumb.convert("RGB" if im.mode == "RGB" else "L").save(thumbs / f"{seq:04d}.jpg", quality=70)
+            side = "back" if settings.source == "adf-duplex" and count % 2 == 1 else "front"
+            rec = PageRecord(
+                seq, f"pages/{path.name}", hashlib.sha256(buf).hexdigest(), len(buf), im.width, im.height,
+                settings.dpi, im.mode, side, time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"thumbs/{seq:04d}.jpg", _fingerprint(im),
+            )
+            out.put(("page", asdict(rec)))
+            seq += 1
+            count += 1
+            del im, thumb, buf
+        if count == 0 and settings.source != "flatbed":
+            out.put(("fault", "NO_DOCS", "no documents"))
+            return
         out.put(("end", count))
     except Exception as exc:  # classify SANE statuses; anything else is reported as is
         status = getattr(exc, "status", None)
@@ -275,6 +268,47 @@ def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int |
                 out.put(("fault", key, str(exc)))
                 return
         out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _images(dev: Any, settings: ScanSettings, max_pages: int | None, schedule: dict[int, dict[str, Any]], out: Any):  # type: ignore[no-untyped-def]
+    """Pages as they come: one multi-page session on a feeder, one session per page on glass.
+
+    Scheduled option changes (``schedule[n]`` before page n) are applied between pages, when
+    no scan is open — backends refuse option changes mid-scan.
+    """
+
+    def apply(n: int) -> None:
+        for opt, value in schedule.get(n, {}).items():
+            dev.options[opt].value = raw_value(dev.options[opt], value)
+
+    if settings.source == "flatbed":
+        for n in range(1, (max_pages or 1) + 1):
+            apply(n)
+            session = dev.scan(multiple=False)
+            try:
+                while True:
+                    session.scan.read()
+            except EOFError:
+                pass
+            if session.images:
+                yield session.images.pop()
+        return
+    apply(1)
+    session = dev.scan(multiple=True)
+    count = 0
+    try:
+        while max_pages is None or count < max_pages:
+            if count:
+                apply(count + 1)
+            try:
+                session.scan.read()
+            except EOFError:
+                if not session.images:  # sane_read said NO_DOCS: the feeder is empty
+                    return
+                count += 1
+                yield session.images.pop()
+    except StopIteration:
+        return
 
 
 def _png(im: Any) -> bytes:
