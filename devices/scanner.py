@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -235,23 +236,36 @@ def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int |
         applied = _apply(dev, settings)
         out.put(("opened", asdict(DeviceInfo(dev.name, dev.vendor, dev.model, getattr(dev, "dev_type", ""))), applied))
         pages_dir, thumbs = Path(batch) / "pages", Path(batch) / "thumbs"
-        seq, count = start_seq, 0
-        for im in _images(dev, settings, max_pages, schedule, out):
-            buf = _png(im)
-            path = pages_dir / f"{seq:04d}.png"
-            _write_once(path, buf)
-            thumb = im.copy()
-            thumb.thumbnail((240, 340))
-            thumb.convert("RGB" if im.mode == "RGB" else "L").save(thumbs / f"{seq:04d}.jpg", quality=70)
-            side = "back" if settings.source == "adf-duplex" and count % 2 == 1 else "front"
-            rec = PageRecord(
-                seq, f"pages/{path.name}", hashlib.sha256(buf).hexdigest(), len(buf), im.width, im.height,
-                settings.dpi, im.mode, side, time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"thumbs/{seq:04d}.jpg", _fingerprint(im),
-            )
-            out.put(("page", asdict(rec)))
-            seq += 1
-            count += 1
-            del im, thumb, buf
+        count = 0
+        # Encoding, hashing, fsync and thumbnails run on a writer thread while the next page is
+        # read: zlib, hashlib and fsync release the GIL, so the feeder does not wait for them.
+        pending: queue.Queue[Any] = queue.Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def writer() -> None:
+            seq = start_seq
+            while (item := pending.get()) is not None:
+                im, index = item
+                try:
+                    out.put(("page", asdict(_store(im, seq, index, settings, pages_dir, thumbs))))
+                except BaseException as exc:  # reported after the scan loop
+                    failure.append(exc)
+                    return
+                seq += 1
+
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        try:
+            for im in _images(dev, settings, max_pages, schedule, out):
+                if failure:
+                    break
+                pending.put((im, count))
+                count += 1
+        finally:
+            pending.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
         if count == 0 and settings.source != "flatbed":
             out.put(("fault", "NO_DOCS", "no documents"))
             return
@@ -268,6 +282,21 @@ def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int |
                 out.put(("fault", key, str(exc)))
                 return
         out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _store(im: Any, seq: int, index: int, settings: ScanSettings, pages_dir: Path, thumbs: Path) -> PageRecord:
+    """Write one raw page (once, fsynced), its thumbnail, and describe it."""
+    buf = _png(im)
+    path = pages_dir / f"{seq:04d}.png"
+    _write_once(path, buf)
+    thumb = im.copy()
+    thumb.thumbnail((240, 340))
+    thumb.convert("RGB" if im.mode == "RGB" else "L").save(thumbs / f"{seq:04d}.jpg", quality=70)
+    side = "back" if settings.source == "adf-duplex" and index % 2 == 1 else "front"
+    return PageRecord(
+        seq, f"pages/{path.name}", hashlib.sha256(buf).hexdigest(), len(buf), im.width, im.height,
+        settings.dpi, im.mode, side, time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"thumbs/{seq:04d}.jpg", _fingerprint(im),
+    )
 
 
 def _images(dev: Any, settings: ScanSettings, max_pages: int | None, schedule: dict[int, dict[str, Any]], out: Any):  # type: ignore[no-untyped-def]
@@ -327,7 +356,7 @@ class ScanWorker:
 
     def __init__(self, settings: ScanSettings, batch: Path, start_seq: int, *, max_pages: int | None = None,
                  schedule: dict[int, dict[str, Any]] | None = None, timeout: float = 60.0) -> None:
-        ctx = get_context("spawn")
+        ctx = _context()
         self._queue = ctx.Queue()
         self.timeout = timeout
         self.process = ctx.Process(target=_worker, args=(settings, str(batch), start_seq, max_pages, schedule or {}, self._queue), daemon=True)
@@ -370,8 +399,16 @@ class ScanWorker:
         self.process.join(1)
 
 
+def _context():  # type: ignore[no-untyped-def]
+    """fork on Linux: the parent never loads libsane, so the child starts clean and at once
+    (spawn would re-import the whole CLI, ~1 s before the first page); spawn elsewhere."""
+    import sys
+
+    return get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
 def list_devices(timeout: float = 30.0) -> list[DeviceInfo]:
-    ctx = get_context("spawn")
+    ctx = _context()
     q = ctx.Queue()
     p = ctx.Process(target=_list_worker, args=(q,), daemon=True)
     p.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -17,14 +18,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ocr.engine import available_engines
-from station.pipeline import BuildOptions, BuildResult, build_dossier
 from station.profile import load_profile
+
+if TYPE_CHECKING:
+    from station.pipeline import BuildResult
 
 console = Console(highlight=False)
 
 
 def _run_build(inputs: Path, case: Path | None, out: Path, profile_path: str | None, **overrides: object) -> BuildResult:
+    # Imported here: OpenCV and the OCR stack load only for commands that build.
+    from station.pipeline import BuildOptions, build_dossier
+
     profile = load_profile(profile_path)
     options = BuildOptions.from_profile(profile, **overrides)
     with Progress(
@@ -72,7 +77,7 @@ def _summary(result: BuildResult) -> None:
 @click.argument("inputs", type=click.Path(path_type=Path))
 @click.option("--case", "case", type=click.Path(path_type=Path), help="Case description (TOML/JSON).")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--engine", type=click.Choice(sorted(available_engines())), default=None, help="OCR engine (default rapidocr).")
+@click.option("--engine", default=None, help="OCR engine: rapidocr (default) or tesseract, or one a plugin adds.")
 @click.option("-j", "--jobs", type=int, default=None, help="Pages processed in parallel (default: one per core).")
 @click.option("--pdfa", type=click.Choice(["1b", "2b", "3b"]), default=None, help="PDF/A level (3b when attachments are embedded).")
 @click.option("--max-pages", type=int, default=None, help="Numbered pages per volume (default 200).")

@@ -60,6 +60,10 @@ class BuildOptions:
         opts = cls(**values)
         if opts.pdfa not in ("1b", "2b", "3b"):
             raise BadArgsError(f"--pdfa {opts.pdfa!r} is not supported", hint="choose 1b, 2b or 3b")
+        from ocr.engine import available_engines
+
+        if opts.engine not in available_engines():
+            raise BadArgsError(f"unknown OCR engine {opts.engine!r}", hint=f"choose one of: {', '.join(sorted(available_engines()))}")
         if opts.images not in ("archival", "compact"):
             raise BadArgsError(f"--images {opts.images!r} is not supported", hint="choose archival or compact")
         if opts.max_pages < 1:
