@@ -286,7 +286,7 @@ def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int |
 
 def _store(im: Any, seq: int, index: int, settings: ScanSettings, pages_dir: Path, thumbs: Path) -> PageRecord:
     """Write one raw page (once, fsynced), its thumbnail, and describe it."""
-    buf = _png(im)
+    buf = _png(im, settings.dpi)
     path = pages_dir / f"{seq:04d}.png"
     _write_once(path, buf)
     thumb = im.copy()
@@ -340,11 +340,11 @@ def _images(dev: Any, settings: ScanSettings, max_pages: int | None, schedule: d
         return
 
 
-def _png(im: Any) -> bytes:
+def _png(im: Any, dpi: int) -> bytes:
     import io
 
     buf = io.BytesIO()
-    im.save(buf, "PNG", compress_level=1)  # lossless; level 1: the feeder must not wait for zlib
+    im.save(buf, "PNG", compress_level=1, dpi=(dpi, dpi))  # lossless; level 1: the feeder must not wait for zlib
     return buf.getvalue()
 
 

@@ -105,13 +105,12 @@ def demo_pages() -> Path:
 @click.command("demo")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
 def demo(out: Path) -> None:
-    """Build a dossier from the sample pages with the example case file, and say where it is."""
-    pages = demo_pages()
+    """Scan the sample pages on a virtual scanner, capture a signature on emulated pads, build the dossier."""
+    from station.demo import run_demo
+
     here = Path(__file__).resolve().parent.parent
-    case = here / "examples" / "case.toml"
-    console.print(f"[bold]Demo:[/] building from {pages}" + (f" with {case.name}" if case.exists() else ""))
-    result = _run_build(pages, case if case.exists() else None, out, None)
-    console.print(f"\n[bold green]Your dossier:[/] {', '.join(str(p.resolve()) for p in result.volumes)}")
+    volumes = run_demo(out, demo_pages(), here / "examples" / "case.toml", console)
+    console.print(f"\n[bold green]Your dossier:[/] {', '.join(str(p.resolve()) for p in volumes)}")
 
 
 COMMANDS = [build, demo]
