@@ -196,3 +196,62 @@ def test_manual_duplex_interleaves_fronts_and_reversed_backs(tmp_path):
     order = [p["seq"] for p in sorted(b.pages, key=lambda p: p["order"])]
     assert order == [1, 6, 2, 5, 3, 4]
     assert [p["side"] for p in sorted(b.pages, key=lambda p: p["order"])] == ["front", "back"] * 3
+
+
+def test_a_scanner_that_disappears_mid_batch_is_an_error_not_a_hang(tmp_path):
+    from devices.scanner import ScanWorker
+    from station.errors import DeviceError
+
+    slow = ScanSettings(device="test:0", dpi=75, mode="gray", source="adf",
+                        extra=(("read-delay", "yes"), ("read-delay-duration", "100000")))
+    BatchFolder.create(tmp_path / "b", slow)
+    worker = ScanWorker(slow, tmp_path / "b", 1, timeout=10)
+    started = time.monotonic()
+    pages = 0
+    with pytest.raises(DeviceError, match="stopped unexpectedly"):
+        for msg in worker.messages():
+            if msg[0] == "page":
+                pages += 1
+                if pages == 2:
+                    os.kill(worker.process.pid, signal.SIGKILL)  # the driver process is gone
+    assert time.monotonic() - started < 10
+
+
+def test_blank_backs_in_duplex_are_set_aside_and_reported(tmp_path, sample_dir):
+    from station.scan_batch import classify_pages
+
+    b = BatchFolder.create(tmp_path / "b", ScanSettings(device="x", dpi=100, mode="gray", source="adf-duplex"))
+    text = Image.open(sample_dir / "dev_002.jpg").reduce(3)
+    blank = Image.open(sample_dir / "dev_007.jpg").reduce(3)
+    for seq, (im, side) in enumerate([(text, "front"), (blank, "back"), (text, "front"), (text, "back")], start=1):
+        path = tmp_path / "b" / "pages" / f"{seq:04d}.png"
+        im.save(path)
+        b.add({"seq": seq, "file": f"pages/{path.name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "side": side, "dpi": 100})
+    counts = classify_pages(b)
+    assert counts["blank_backs"] == 1
+    assert [p["role"] for p in b.pages] == ["page", "blank", "page", "page"]
+    assert b.pages[1]["ink_ratio"] < 0.002 and (tmp_path / "b" / b.pages[1]["file"]).exists()  # kept, not dropped
+
+
+def test_separated_batch_builds_into_catalogue_rows(tmp_path, sample_dir):
+    from assemble.case import Case, CaseFields, CatalogueRow
+    from capture.separators import sheet_image
+    from station.pipeline import BuildOptions, build_dossier
+    from station.scan_batch import classify_pages
+
+    b = BatchFolder.create(tmp_path / "b", ScanSettings(device="x", dpi=150, mode="gray", source="adf"))
+    images = [sheet_image("案2", 1, "立案决定书"), Image.open(sample_dir / "dev_006.jpg").reduce(2),
+              sheet_image("案2", 2, "起诉意见书"), Image.open(sample_dir / "dev_005.jpg").reduce(2)]
+    for seq, im in enumerate(images, start=1):
+        path = tmp_path / "b" / "pages" / f"{seq:04d}.png"
+        im.convert("L").save(path, dpi=(150, 150))
+        b.add({"seq": seq, "file": f"pages/{path.name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "side": "front", "dpi": 150})
+    case_file = tmp_path / "case.toml"
+    case_file.write_text('[case]\ncase_number = "案2"\n[[rows]]\ntitle = "立案决定书"\npages = 1\n[[rows]]\ntitle = "起诉意见书"\npages = 1\n', "utf-8")
+    rows = [CatalogueRow(1, "立案决定书", pages=1), CatalogueRow(2, "起诉意见书", pages=1)]
+    classify_pages(b, Case(CaseFields(case_number="案2"), rows))
+    result = build_dossier(tmp_path / "b", case_file, tmp_path / "out", options=BuildOptions(jobs=2, attach=False))
+    vol = result.report["volumes"][0]
+    assert vol["numbered_pages"] == 2
+    assert vol["rows"] == [{"seq": 1, "first": 1, "last": 1}, {"seq": 2, "first": 2, "last": 2}]
+    assert [p["key"] for p in result.report["pages"]] == ["0002.png", "0004.png"]  # separators not in the dossier
