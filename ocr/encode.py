@@ -60,28 +60,19 @@ def encode_page_image(im: Image.Image, jpeg_bytes: bytes | None, jpeg_path: Path
         if jpeg_path is None:
             jpeg_path = work_stem.with_suffix(".jpg")
             jpeg_path.write_bytes(jpeg_bytes)
-        return EncodedImage(
-            data_path=jpeg_path,
-            filter="/DCTDecode",
-            width=im.width,
-            height=im.height,
-            colorspace="/DeviceRGB" if im.mode == "RGB" else "/DeviceGray",
-            bits=8,
-        )
+        return _eight_bit(jpeg_path, "/DCTDecode", im)
     if im.mode == "1":
         return _g4(im, work_stem.with_suffix(".g4"))
     if im.mode not in ("L", "RGB"):
         im = im.convert("L" if im.mode in ("LA", "I", "I;16", "F") else "RGB")
     out = work_stem.with_suffix(".flate")
     out.write_bytes(zlib.compress(im.tobytes(), 6))
-    return EncodedImage(
-        data_path=out,
-        filter="/FlateDecode",
-        width=im.width,
-        height=im.height,
-        colorspace="/DeviceRGB" if im.mode == "RGB" else "/DeviceGray",
-        bits=8,
-    )
+    return _eight_bit(out, "/FlateDecode", im)
+
+
+def _eight_bit(path: Path, pdf_filter: str, im: Image.Image) -> EncodedImage:
+    colorspace = "/DeviceRGB" if im.mode == "RGB" else "/DeviceGray"
+    return EncodedImage(data_path=path, filter=pdf_filter, width=im.width, height=im.height, colorspace=colorspace, bits=8)
 
 
 def binarize(gray: np.ndarray) -> np.ndarray:
@@ -116,7 +107,7 @@ def encode_compact(im: Image.Image, colour: str, work_stem: Path) -> EncodedImag
         rgb = cv2.medianBlur(np.asarray(im.convert("RGB")), 3)
         out = work_stem.with_suffix(".jpg")
         Image.fromarray(rgb).save(out, "JPEG", quality=COMPACT_JPEG_QUALITY, optimize=True)
-        return EncodedImage(out, "/DCTDecode", im.width, im.height, "/DeviceRGB", 8)
+        return _eight_bit(out, "/DCTDecode", im.convert("RGB"))
     if im.mode != "1":
         im = Image.fromarray(binarize(np.asarray(im.convert("L")))).convert("1")
     return _g4(im, work_stem.with_suffix(".g4"))
