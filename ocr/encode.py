@@ -107,7 +107,7 @@ def encode_compact(im: Image.Image, colour: str, work_stem: Path) -> EncodedImag
         rgb = cv2.medianBlur(np.asarray(im.convert("RGB")), 3)
         out = work_stem.with_suffix(".jpg")
         Image.fromarray(rgb).save(out, "JPEG", quality=COMPACT_JPEG_QUALITY, optimize=True)
-        return _eight_bit(out, "/DCTDecode", im.convert("RGB"))
+        return EncodedImage(out, "/DCTDecode", im.width, im.height, "/DeviceRGB", 8)
     if im.mode != "1":
         im = Image.fromarray(binarize(np.asarray(im.convert("L")))).convert("1")
     return _g4(im, work_stem.with_suffix(".g4"))
