@@ -8,7 +8,10 @@ top-right as real text. Output is atomic: written to a temporary name, fsynced, 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +24,11 @@ from assemble.case import Case, CatalogueRow
 from assemble.fonts import CjkFont
 from assemble.model import Attachment, PageSpec, VolumeResult
 from assemble.pdfa import add_attachments, add_output_intent, set_identity
-from station.errors import OutputError
+from station.errors import MissingDependencyError, OutputError
 
 Document = tuple[CatalogueRow, list[PageSpec]]
 NUMBER_SIZE = 14.0
+SPOOL_KEY = "/DossierSpoolImage"  # marks image placeholders between the two write passes
 
 
 def split_volumes(documents: list[Document], max_pages: int = 200) -> list[list[Document]]:
@@ -76,18 +80,33 @@ def _page_number(font: CjkFont, spec: PageSpec, number: int) -> str:
     return f"BT 0 Tr 0 g {font.resource_name} {NUMBER_SIZE:.1f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm {font.show(s)} Tj ET"
 
 
-def _image(pdf: pikepdf.Pdf, spec: PageSpec) -> pikepdf.Stream:
+def _image_dict(spec: PageSpec) -> dict[str, object]:
+    """The image XObject dictionary, in qpdf's JSON form (names as "/Name")."""
     img = spec.image
-    stream = pikepdf.Stream(pdf, img.data_path.read_bytes())
+    d: dict[str, object] = {
+        "/Type": "/XObject",
+        "/Subtype": "/Image",
+        "/Width": img.width,
+        "/Height": img.height,
+        "/ColorSpace": img.colorspace,
+        "/BitsPerComponent": img.bits,
+        "/Filter": img.filter,
+    }
+    if img.decode_parms:
+        d["/DecodeParms"] = dict(img.decode_parms)
+    return d
+
+
+def _placeholder(pdf: pikepdf.Pdf, spec: PageSpec, n: int) -> pikepdf.Object:
+    """A one-byte stand-in for the image; qpdf pours the real data in while writing."""
+    stream = pikepdf.Stream(pdf, b"\0")
     stream.Type = pikepdf.Name.XObject
     stream.Subtype = pikepdf.Name.Image
-    stream.Width, stream.Height = img.width, img.height
-    stream.ColorSpace = pikepdf.Name(img.colorspace)
-    stream.BitsPerComponent = img.bits
-    stream.Filter = pikepdf.Name(img.filter)
-    if img.decode_parms:
-        stream.DecodeParms = pikepdf.Dictionary({k: v for k, v in img.decode_parms.items()})
-    return stream
+    stream.Width, stream.Height = spec.image.width, spec.image.height
+    stream.ColorSpace = pikepdf.Name(spec.image.colorspace)
+    stream.BitsPerComponent = spec.image.bits
+    stream[SPOOL_KEY] = n
+    return pdf.make_indirect(stream)
 
 
 def _page(pdf: pikepdf.Pdf, size: tuple[float, float], content: bytes, font_obj: pikepdf.Object, xobjects: dict | None = None) -> pikepdf.Page:
@@ -154,13 +173,15 @@ def write_volume(
         first_doc = len(pdf.pages)
         labels += [first_doc, pikepdf.Dictionary(S=pikepdf.Name.D, St=1)]
         page_numbers: list[tuple[str, int | None]] = []
+        images: list[PageSpec] = []
         i = 0
         for rp, (row, pages) in zip(row_pages, volume_docs, strict=True):
             if pages:
                 outline.append((f"{row.seq} {row.title}", first_doc + rp.first - 1))
             for spec in pages:
-                im = _image(pdf, spec)
-                pdf.pages.append(_page(pdf, (spec.width_pt, spec.height_pt), doc_contents[i], font_obj, {"/Im0": pdf.make_indirect(im)}))
+                im = _placeholder(pdf, spec, i)
+                pdf.pages.append(_page(pdf, (spec.width_pt, spec.height_pt), doc_contents[i], font_obj, {"/Im0": im}))
+                images.append(spec)
                 i += 1
                 page_numbers.append((spec.key, i))
         labels += [len(pdf.pages), pikepdf.Dictionary(P=pikepdf.String("备考表"))]
@@ -177,24 +198,54 @@ def write_volume(
         if attachments and pdfa == "3b":
             add_attachments(pdf, list(attachments), datetime.now(UTC))
         set_identity(pdf, pdfa, title, f.unit or f.compiler, f"{f.case_number} {f.case_name}".strip(), [f.case_number, f.case_name, f.suspects, f.volume_title])
-        _save_atomic(pdf, out_path, pdfa)
+        _save_atomic(pdf, out_path, pdfa, images)
     finally:
         pdf.close()
     return VolumeResult(out_path, volume_no, volume_count, n, len(catalogue) + n + 2, [(rp.row.seq, rp.first, rp.last) for rp in row_pages], page_numbers)
 
 
-def _save_atomic(pdf: pikepdf.Pdf, out_path: Path, pdfa: str) -> None:
+def _save_atomic(pdf: pikepdf.Pdf, out_path: Path, pdfa: str, images: list[PageSpec]) -> None:
+    """Write the volume without holding its images in memory, then rename into place.
+
+    pikepdf writes the structure with one-byte image placeholders; qpdf then replaces each
+    placeholder's data with its image file (``--update-from-json``, ``datafile``) while it
+    writes, reading one image at a time — memory stays flat in the page count.
+    """
+    if shutil.which("qpdf") is None:
+        raise MissingDependencyError("qpdf is not installed (needed to write volumes)", hint="apt-get install qpdf")
     tmp = out_path.with_name(out_path.name + ".tmp")
+    skeleton = out_path.with_name(out_path.name + ".skeleton")
+    update = out_path.with_name(out_path.name + ".images.json")
+    one_b = pdfa == "1b"
     try:
-        if pdfa == "1b":
-            pdf.save(tmp, force_version="1.4", object_stream_mode=pikepdf.ObjectStreamMode.disable, fix_metadata_version=False)
-        else:
-            pdf.save(tmp, force_version="1.7", object_stream_mode=pikepdf.ObjectStreamMode.generate, fix_metadata_version=False)
+        pdf.save(
+            skeleton,
+            force_version="1.4" if one_b else "1.7",
+            object_stream_mode=pikepdf.ObjectStreamMode.disable if one_b else pikepdf.ObjectStreamMode.generate,
+            fix_metadata_version=False,
+        )
+        objects: dict[str, object] = {}
+        with pikepdf.open(skeleton) as sk:
+            for obj in sk.objects:
+                if isinstance(obj, pikepdf.Stream) and SPOOL_KEY in obj:
+                    spec = images[int(obj[SPOOL_KEY])]
+                    num, gen = obj.objgen
+                    objects[f"obj:{num} {gen} R"] = {"stream": {"datafile": str(spec.image.data_path.resolve()), "dict": _image_dict(spec)}}
+        if len(objects) != len(images):
+            raise OutputError(f"{out_path}: {len(images)} images to place, {len(objects)} placeholders found")
+        header = {"jsonversion": 2, "pushedinheritedpageresources": False, "calledgetallpages": False, "maxobjectid": 0}
+        update.write_text(json.dumps({"qpdf": [header, objects]}))
+        cmd = ["qpdf", str(skeleton), f"--update-from-json={update}", "--newline-before-endstream",  # PDF/A: EOL before endstream
+               "--object-streams=" + ("disable" if one_b else "generate")]
+        cmd += ["--force-version=1.4"] if one_b else []
+        result = subprocess.run([*cmd, str(tmp)], capture_output=True, text=True)
+        if result.returncode not in (0, 3):  # 3: warnings only
+            raise OutputError(f"{out_path}: writing the images failed: {result.stderr.strip()}", hint="check the page images in the work folder")
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, out_path)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{out_path}: cannot write the dossier ({exc})", hint="check free space and permissions of the output folder") from None
-        raise
+    except OSError as exc:
+        raise OutputError(f"{out_path}: cannot write the dossier ({exc})", hint="check free space and permissions of the output folder") from None
+    finally:
+        for leftover in (tmp, skeleton, update):
+            leftover.unlink(missing_ok=True)

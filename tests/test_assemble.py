@@ -12,6 +12,7 @@ from assemble_helpers import spec_from_sample
 
 from assemble.case import Case, CaseFields, CatalogueRow
 from assemble.writer import split_volumes, write_volume
+from station.errors import OutputError
 
 PREFLIGHT_CP = ":".join(
     f"/usr/share/java/{j}.jar"
@@ -154,9 +155,34 @@ def test_a_failed_write_leaves_no_file_behind(tmp_path, sample_dir):
     row, (spec,) = docs[0]
     broken = spec.__class__(**{**spec.__dict__, "image": spec.image.__class__(**{**spec.image.__dict__, "data_path": tmp_path / "gone.jpg"})})
     out = tmp_path / "v.pdf"
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="gone.jpg"):
         write_volume(_case([row]), [(row, [broken])], 1, 1, out)
     assert list(tmp_path.glob("v.pdf*")) == []
+
+
+def test_memory_stays_flat_as_a_volume_grows(tmp_path):
+    """Peak RSS of writing 10 vs 120 pages (~1 MB of JPEG each): images never sit in memory."""
+    import sys
+
+    script = (
+        "import sys, resource; sys.path[:0] = [{repo!r}, {tests!r}]\n"
+        "from pathlib import Path\n"
+        "from assemble_helpers import spec_from_sample\n"
+        "from assemble.case import Case, CaseFields, CatalogueRow\n"
+        "from assemble.writer import write_volume\n"
+        "n = int(sys.argv[1]); spec = spec_from_sample(Path({sample!r}))\n"
+        "row = CatalogueRow(1, 'x')\n"
+        "write_volume(Case(CaseFields(case_name='x'), [row]), [(row, [spec] * n)], 1, 1, Path(sys.argv[2]))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    here = Path(__file__).resolve().parent
+    code = script.format(repo=str(here.parent), tests=str(here), sample=str(here.parent.parent / "shared/data/pages/dev_004.jpg"))
+    peaks = []
+    for n in (10, 120):
+        out = subprocess.run([sys.executable, "-c", code, str(n), str(tmp_path / f"{n}.pdf")], capture_output=True, text=True, check=True)
+        peaks.append(int(out.stdout.split()[-1]))
+    assert (tmp_path / "120.pdf").stat().st_size > 100 * 2**20  # the images are in the file…
+    assert peaks[1] - peaks[0] < 30, peaks  # …but were not held in memory (120 MB of images)
 
 
 def test_characters_missing_from_the_font_are_dropped_not_fatal(tmp_path, sample_dir):
