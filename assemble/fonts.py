@@ -92,8 +92,12 @@ class CjkFont:
     def _scaled(self, v: float) -> int:
         return round(v * 1000 / self.upem)
 
-    def embed(self, pdf: pikepdf.Pdf) -> pikepdf.Object:
-        """Write the Type0 font (subset of the used characters) and return it."""
+    def embed(self, pdf: pikepdf.Pdf, *, cidset: bool = False) -> pikepdf.Object:
+        """Write the Type0 font (subset of the used characters) and return it.
+
+        ``cidset``: PDF/A-1 requires a /CIDSet for subset CID fonts; PDF/A-2/3 make it optional
+        and validators cannot always verify it, so it is written for PDF/A-1 only.
+        """
         cps = sorted(self.used) or [0x20 if 0x20 in self._cmap else next(iter(self._cmap))]
         options = subset.Options()
         options.layout_features = []
@@ -116,13 +120,13 @@ class CjkFont:
 
         max_cid = max(cps)
         cid_to_gid = bytearray(2 * (max_cid + 1))
-        cidset = bytearray(max_cid // 8 + 1)
-        cidset[0] |= 0x80  # CID 0 (.notdef) is in the program too
+        cid_bits = bytearray(max_cid // 8 + 1)
+        cid_bits[0] |= 0x80  # CID 0 (.notdef) is in the program too
         widths: list[object] = []
         for cp in cps:
             gid = order[sub_cmap[cp]]
             cid_to_gid[2 * cp : 2 * cp + 2] = gid.to_bytes(2, "big")
-            cidset[cp >> 3] |= 0x80 >> (cp & 7)
+            cid_bits[cp >> 3] |= 0x80 >> (cp & 7)
             widths += [cp, [self._scaled(self._adv[self._cmap[cp]])]]
 
         tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(repr(cps).encode()).digest()[:6])
@@ -138,8 +142,9 @@ class CjkFont:
             CapHeight=self._scaled(self.ascent),
             StemV=80,
             FontFile2=pikepdf.Stream(pdf, zlib.compress(program, 9), Filter=pikepdf.Name.FlateDecode, Length1=len(program)),
-            CIDSet=pikepdf.Stream(pdf, zlib.compress(bytes(cidset)), Filter=pikepdf.Name.FlateDecode),
         )
+        if cidset:
+            descriptor.CIDSet = pikepdf.Stream(pdf, zlib.compress(bytes(cid_bits)), Filter=pikepdf.Name.FlateDecode)
         cid_font = pikepdf.Dictionary(
             Type=pikepdf.Name.Font,
             Subtype=pikepdf.Name.CIDFontType2,

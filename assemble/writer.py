@@ -161,7 +161,7 @@ def write_volume(
 
     pdf = pikepdf.new()
     try:
-        font_obj = font.embed(pdf)
+        font_obj = font.embed(pdf, cidset=pdfa == "1b")
         labels: list[object] = []
         outline: list[tuple[str, int]] = [("卷宗封面", 0)]
         pdf.pages.append(_page(pdf, A4, cover, font_obj))

@@ -53,6 +53,20 @@ def test_pdfa_1b_build_passes_pdfbox_preflight(tmp_path, sample_dir):
         assert pdf.pdf_version == "1.4"
 
 
+@pytest.mark.parametrize("level", ["2b", "3b"])
+def test_pdfa_2b_and_3b_pass_pikepdfs_allowlist_validator(tmp_path, sample_dir, level):
+    from pikepdf.pdfa import validate_written
+
+    from assemble.model import Attachment
+
+    docs = _docs(sample_dir, [2, 1])
+    out = tmp_path / "v.pdf"
+    atts = [Attachment("report.json", b"{}", "application/json", "report", "/Supplement")] if level == "3b" else []
+    write_volume(_case([r for r, _ in docs]), docs, 1, 1, out, pdfa=level, attachments=atts)
+    report = validate_written(out, level)
+    assert report.passed, [str(f) for f in report.findings]
+
+
 def test_volumes_split_at_max_pages_and_numbering_restarts(tmp_path, sample_dir):
     docs = _docs(sample_dir, [2, 2, 1, 3])
     volumes = split_volumes(docs, max_pages=4)

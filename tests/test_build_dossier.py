@@ -93,3 +93,10 @@ def test_blank_pages_are_set_aside_not_dropped(built_dossier):
     aside = built_dossier.volumes[0].parent / "set-aside"
     names = {p.name for p in aside.iterdir()}
     assert {o.key for o in built_dossier.blank_pages} <= names
+
+
+def test_built_dossier_passes_pikepdfs_pdfa_3b_validator(built_dossier):
+    from pikepdf.pdfa import validate_written
+
+    report = validate_written(_pdf(built_dossier), "3b")
+    assert report.passed, [str(f) for f in report.findings]
