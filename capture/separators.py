@@ -1,4 +1,4 @@
-"""Separator sheets: a QR code naming the catalogue row splits a batch into documents.
+"""Separator sheets: a QR code naming the catalogue row (or a patch T) splits a batch.
 
 The sheet carries ``DOSSIER-SEP/1|<case number>|<row>``; it is printed by
 ``dossier separator`` and scanned ahead of each document. Separator pages are kept in the batch
@@ -32,8 +32,9 @@ def payload(case_number: str, row: int) -> str:
     return f"{PREFIX}|{case_number}|{row}"
 
 
-def read_separator(image: Image.Image) -> Separator | None:
-    """The separator a page carries, if it is one (QR decoded with zxing-cpp)."""
+def read_separator(image: Image.Image, dpi: float = 300.0) -> Separator | None:
+    """The separator a page carries, if it is one: our QR sheet (decoded with zxing-cpp), or
+    a patch T sheet (``row`` 0: the next catalogue row, since a patch carries no data)."""
     import zxingcpp
 
     # A separator's code spans half the sheet: 1000 px across is plenty, and decoding a full
@@ -46,7 +47,9 @@ def read_separator(image: Image.Image) -> Separator | None:
             _, case_number, row = text.split("|", 2)
             if row.isdigit():
                 return Separator(case_number, int(row))
-    return None
+    from capture.patchcode import is_patch_t
+
+    return Separator("", 0) if is_patch_t(image, dpi) else None
 
 
 def split_documents(pages: list[dict[str, Any]], separators: dict[int, Separator]) -> list[dict[str, Any]]:
@@ -55,7 +58,8 @@ def split_documents(pages: list[dict[str, Any]], separators: dict[int, Separator
     for page in pages:
         seq = page["seq"]
         if seq in separators:
-            docs.append({"row": separators[seq].row, "pages": []})
+            row = separators[seq].row or (docs[-1]["row"] + 1 if docs else 1)  # patch T: next row
+            docs.append({"row": row, "pages": []})
         elif docs and page.get("role", "page") == "page":
             docs[-1]["pages"].append(seq)
     return docs

@@ -138,13 +138,22 @@ def scanners() -> None:
 
 
 @click.command("separator")
-@click.option("--case", "case_path", type=click.Path(path_type=Path, exists=True), required=True)
+@click.option("--case", "case_path", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option("--patch-t", is_flag=True, help="A patch T sheet instead (no case needed; documents map to rows in order).")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=Path("separators.pdf"), show_default=True)
-def separator(case_path: Path, out: Path) -> None:
-    """Print one QR separator sheet per catalogue row, to scan ahead of each document."""
+def separator(case_path: Path | None, patch_t: bool, out: Path) -> None:
+    """Print one QR separator sheet per catalogue row (or a patch T sheet), to scan ahead of each document."""
     from assemble.case import load_case
     from capture.separators import separator_pdf
 
+    if patch_t:
+        from capture.patchcode import patch_t_sheet
+
+        patch_t_sheet(300).save(out, "PDF", resolution=300.0)
+        console.print(f"patch T separator sheet: {out} (print at 100 %, no scaling)")
+        return
+    if case_path is None:
+        raise click.UsageError("give --case case.toml (or --patch-t)")
     n = separator_pdf(load_case(case_path), out)
     console.print(f"{n} separator sheets: {out}")
 

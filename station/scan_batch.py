@@ -27,7 +27,7 @@ def classify_pages(batch: BatchFolder, case: Any | None = None) -> dict[str, int
                 separators[page["seq"]] = Separator(page.get("separator_case", ""), page["separator_row"])
             continue
         with Image.open(batch.path / page["file"]) as im:
-            sep = read_separator(im)
+            sep = read_separator(im, float(page.get("dpi") or 300))
             if sep is not None:
                 page["role"] = "separator"
                 page["separator_row"], page["separator_case"] = sep.row, sep.case_number

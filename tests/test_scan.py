@@ -255,3 +255,21 @@ def test_separated_batch_builds_into_catalogue_rows(tmp_path, sample_dir):
     assert vol["numbered_pages"] == 2
     assert vol["rows"] == [{"seq": 1, "first": 1, "last": 1}, {"seq": 2, "first": 2, "last": 2}]
     assert [p["key"] for p in result.report["pages"]] == ["0002.png", "0004.png"]  # separators not in the dossier
+
+
+def test_patch_t_sheets_split_documents_in_catalogue_order(tmp_path, sample_dir):
+    from capture.patchcode import is_patch_t, patch_t_sheet
+    from station.scan_batch import classify_pages
+
+    sheet = patch_t_sheet(150)
+    assert is_patch_t(sheet.rotate(3, fillcolor=255), 150)  # fed a little askew
+    assert is_patch_t(sheet.rotate(180), 150)  # fed upside down (reads as patch 3)
+    b = BatchFolder.create(tmp_path / "b", ScanSettings(device="x", dpi=150, mode="gray", source="adf"))
+    text = Image.open(sample_dir / "dev_002.jpg").reduce(2)
+    for seq, im in enumerate([sheet, text, sheet, text, text], start=1):
+        path = tmp_path / "b" / "pages" / f"{seq:04d}.png"
+        im.convert("L").save(path)
+        b.add({"seq": seq, "file": f"pages/{path.name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "side": "front", "dpi": 150})
+    assert classify_pages(b)["separators"] == 2
+    assert b.data["documents"] == [{"row": 1, "pages": [2]}, {"row": 2, "pages": [4, 5]}]
+    assert not is_patch_t(text, 150)  # text pages are not patches
