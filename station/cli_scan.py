@@ -15,7 +15,7 @@ from station.profile import check_keys, load_profile
 
 console = Console(highlight=False)
 PAGE_SIZES = {"a4": (210.0, 297.0), "a3": (297.0, 420.0), "letter": (215.9, 279.4), "legal": (215.9, 355.6), "16k": (195.0, 270.0)}
-SCANNER_KEYS = {"device", "dpi", "mode", "source", "page", "brightness", "contrast", "source_names", "timeout"}
+SCANNER_KEYS = {"device", "dpi", "mode", "source", "page", "brightness", "contrast", "source_names", "timeout", "require_colour"}
 
 
 def _settings(profile_path: str | None, **cli: object) -> tuple[ScanSettings, float]:
@@ -40,6 +40,8 @@ def _settings(profile_path: str | None, **cli: object) -> tuple[ScanSettings, fl
         for model, names in overrides.items():
             if model in settings.device and isinstance(names, dict) and settings.source in names:
                 settings = ScanSettings(**{**settings.__dict__, "source_name": names[settings.source]})
+    if section.get("require_colour") and settings.mode != "color":
+        console.print("[yellow]warning:[/] DA/T 31-2017 §9.3: this station's profile requires colour (seals, red headers); scanning in " + settings.mode)
     return settings, float(cli.get("timeout") or section.get("timeout", 60))
 
 
@@ -63,7 +65,8 @@ def _report(outcome: ScanOutcome, batch_dir: Path) -> None:
             hint=f"the {len(outcome.added)} pages scanned so far are kept; then run: dossier scan --resume {batch_dir}",
         )
     if outcome.reason == "interrupted":
-        console.print(f"stopped; pages so far are kept. Continue with: dossier scan --resume {batch_dir}")
+        console.print(f"stopped; the {len(outcome.added)} pages so far are kept. Continue with: dossier scan --resume {batch_dir}")
+        raise KeyboardInterrupt  # exit code 130, like any interrupted command
 
 
 @click.command("scan")

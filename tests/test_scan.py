@@ -273,3 +273,20 @@ def test_patch_t_sheets_split_documents_in_catalogue_order(tmp_path, sample_dir)
     assert classify_pages(b)["separators"] == 2
     assert b.data["documents"] == [{"row": 1, "pages": [2]}, {"row": 2, "pages": [4, 5]}]
     assert not is_patch_t(text, 150)  # text pages are not patches
+
+
+def test_ctrl_c_stops_cleanly_keeping_pages_and_exits_130(tmp_path):
+    batch = tmp_path / "b"
+    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray",
+           "--device-option", "read-delay=yes", "--device-option", "read-delay-duration=50000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((batch / "pages").glob("*.png"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    data = json.loads((batch / "batch.json").read_text("utf-8"))
+    assert data["state"] == "stopped" and len(data["pages"]) >= 2
+    assert "Traceback" not in err
+    _hashes_match(batch)
