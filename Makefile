@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-osd tesseract-ocr-eng \
-	poppler-utils qpdf fonts-arphic-uming icc-profiles-free libsane1 sane-utils libzbar0 \
+	poppler-utils qpdf fonts-arphic-uming icc-profiles-free libsane1 sane-utils libgl1 libglib2.0-0 \
 	default-jre-headless libpdfbox2-java libcommons-logging-java libactivation-java libjaxb-api-java
 DEMO_OUT ?= demo-out
 
