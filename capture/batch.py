@@ -194,9 +194,9 @@ def run_scan(
                     outcome.message = FAULTS.get(status, msg[2])
             elif kind == "notfound":
                 raise DeviceNotFoundError(msg[1], hint=("scanners found: " + ", ".join(msg[2])) if msg[2] else "connect the scanner and check `dossier scanners`")
+            elif kind == "refused":
+                raise BadArgsError(msg[1], hint=msg[2])
             elif kind == "error":
-                if "BadArgsError" in msg[1] or "cannot" in msg[1]:
-                    raise BadArgsError(msg[1].split(": ", 1)[-1])
                 raise DeviceError(f"scanner error: {msg[1]}", hint=f"pages so far are kept; continue with: dossier scan --resume {batch.path}")
     except KeyboardInterrupt:
         outcome.reason = "interrupted"

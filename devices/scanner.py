@@ -23,7 +23,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from station.errors import BadArgsError, DeviceError, DeviceNotFoundError
+from station.errors import BadArgsError, DeviceError, DeviceNotFoundError, DossierError
 
 SANE_FIXED = 65536.0
 MODE_PATTERNS = {
@@ -177,7 +177,7 @@ def _apply(dev: Any, settings: ScanSettings) -> dict[str, Any]:
         opts["mode"].value = mode
         applied["mode"] = mode
     res = opts["resolution"]
-    fixed = str(res.val_type).endswith("Fixed (2)") or "Fixed" in str(res.val_type)
+    fixed = "Fixed" in str(res.val_type)
     res.value = pick_resolution(settings.dpi, res.constraint, fixed)
     applied["dpi"] = settings.dpi
     for name, value in (("brightness", settings.brightness), ("contrast", settings.contrast)):
@@ -270,6 +270,8 @@ def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int |
             out.put(("fault", "NO_DOCS", "no documents"))
             return
         out.put(("end", count))
+    except DossierError as exc:  # a setting the device cannot do: the clerk's to fix
+        out.put(("refused", exc.message, exc.hint))
     except Exception as exc:  # classify SANE statuses; anything else is reported as is
         status = getattr(exc, "status", None)
         label = str(status).split(":")[-1].strip() if status is not None else ""
@@ -387,7 +389,7 @@ class ScanWorker:
                     continue
             deadline = time.monotonic() + self.timeout
             yield msg
-            if msg[0] in ("end", "fault", "error", "notfound"):
+            if msg[0] in ("end", "fault", "error", "notfound", "refused"):
                 return
 
     def stop(self) -> None:

@@ -189,6 +189,7 @@ def build_dossier(
         work = Path(work_name)
         outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page))
         documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]
+        row_blanks = {row.seq: sum(outcomes[i].blank for i in idx) for row, idx in row_indices}
         volumes = split_volumes(documents, max_pages=opts.max_pages)
         stem = _safe_name(case_model.fields.case_number or case_model.fields.case_name or resolved.label)
         report = _report(case_model, resolved, outcomes, opts, jobs)
@@ -204,8 +205,7 @@ def build_dossier(
         results = []
         for n, vol in enumerate(volumes, start=1):
             name = f"{stem}.pdf" if len(volumes) == 1 else f"{stem}-第{n}卷.pdf"
-            keys = {spec.key for _, specs in vol for spec in specs}
-            blanks = sum(1 for row, idx in row_indices if any(outcomes[i].key in keys for i in idx) for i in idx if outcomes[i].blank)
+            blanks = sum(row_blanks.pop(row.seq, 0) for row, _ in vol)  # counted in a row's first volume
             result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments, blank_pages=blanks)
             paths.append(result.path)
             results.append(result)
