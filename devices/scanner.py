@@ -217,7 +217,10 @@ def raw_value(option: Any, value: Any) -> Any:
 
 
 def _worker(settings: ScanSettings, batch: str, start_seq: int, max_pages: int | None, schedule: dict[int, dict[str, Any]], out: Any) -> None:
-    """Runs in the spawned process: open, negotiate, scan, write each page, report."""
+    """Runs in the worker process: open, negotiate, scan, write each page, report."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
     os.environ["PYINSANE_SINGLE_THREAD"] = "1"
     try:
         import pyinsane2
