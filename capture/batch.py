@@ -94,15 +94,20 @@ class BatchFolder:
 
     def recover(self) -> list[str]:
         """After a crash: verify listed pages, adopt fsynced but unlisted ones, drop partial writes."""
+        for p in self.pages:
+            f = self.path / p["file"]
+            if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != p["sha256"]:
+                raise InputFileError(f"{f}: missing or changed since capture (SHA-256 differs)", hint="restore the raw page; raw pages must not be edited")
+        return self.adopt_unlisted()
+
+    def adopt_unlisted(self) -> list[str]:
+        """Pages the worker wrote (complete, fsynced) that the manifest does not list yet —
+        after a crash, or pages still in flight when the session was interrupted."""
         notes = []
         for part in (self.path / "pages").glob(".*.part"):
             part.unlink()
             notes.append(f"dropped half-written {part.name}")
         listed = {p["file"] for p in self.pages}
-        for p in self.pages:
-            f = self.path / p["file"]
-            if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != p["sha256"]:
-                raise InputFileError(f"{f}: missing or changed since capture (SHA-256 differs)", hint="restore the raw page; raw pages must not be edited")
         for f in sorted((self.path / "pages").glob("[0-9][0-9][0-9][0-9].png")):
             rel = f"pages/{f.name}"
             if rel not in listed:
@@ -110,7 +115,7 @@ class BatchFolder:
                 self.pages.append({
                     "seq": int(f.stem), "file": rel, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
                     "dpi": self.data["settings"]["dpi"], "side": "front", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "role": "page", "flags": ["recovered-after-crash"],
+                    "role": "page", "flags": ["recovered-unlisted"],
                 })
                 notes.append(f"adopted {rel} (written before the crash, not yet listed)")
         self.pages.sort(key=lambda p: p["seq"])
@@ -203,6 +208,8 @@ def run_scan(
         outcome.message = "stopped by the operator"
     finally:
         worker.stop()
+        adopted = batch.adopt_unlisted()  # pages on disk whose report had not arrived yet
+        outcome.warnings += adopted
         session["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         session["reason"] = outcome.reason
         session["pages"] = len(outcome.added)
