@@ -70,6 +70,12 @@ def _summary(result: BuildResult) -> None:
         f"{s['pages_in']} pages in · {s['blank_set_aside']} blank set aside · {s['turned']} turned upright · "
         f"mean OCR confidence {s['mean_ocr_confidence']:.3f} · {rep['seconds']} s ({rep['pages_per_minute']} pages/min)"
     )
+    if rep.get("qc"):
+        console.print(f"[yellow]check before filing ({len(rep['qc'])}):[/]")
+        for item in rep["qc"][:10]:
+            console.print(f"  {item.get('page') or 'row ' + item.get('row', '')}: {item['issue']}")
+        if len(rep["qc"]) > 10:
+            console.print(f"  … and {len(rep['qc']) - 10} more in the report")
     console.print(f"report: {result.report_path}")
 
 

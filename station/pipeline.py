@@ -225,12 +225,40 @@ def build_dossier(
     for rec in report["pages"]:
         vol, num = page_no.get(rec["key"], (None, None))
         rec["volume"], rec["page_number"] = vol, num
+    report["qc"] = quality_checks(outcomes, row_indices)
     report["seconds"] = round(elapsed, 2)
     report["pages_per_minute"] = round(len(outcomes) / elapsed * 60, 1) if elapsed else None
     report_path = out_dir / f"{stem}.report.json"
     _fsync_write(report_path, json.dumps(report, ensure_ascii=False, indent=1).encode())
     _set_aside_blanks(outcomes, out_dir)
     return BuildResult(paths, report_path, report, outcomes)
+
+
+LOW_OCR_CONFIDENCE = 0.85
+MIN_DPI = 200  # DA/T 31-2017 §9.4
+
+
+def quality_checks(outcomes: list[PageOutcome], row_indices: list[tuple[Any, list[int]]]) -> list[dict[str, str]]:
+    """What a checker (检查人) should look at before filing: the machine-checkable DA/T 31 items.
+
+    Nothing here stops the build; each item names the page (or row) and why.
+    """
+    items = []
+    for o in outcomes:
+        if o.dpi < MIN_DPI:
+            items.append({"page": o.key, "issue": f"{o.dpi:g} dpi is below DA/T 31's minimum of {MIN_DPI} dpi: rescan"})
+        if o.blank:
+            continue
+        if o.lines == 0:
+            items.append({"page": o.key, "issue": "no text found on a non-blank page: check it is legible and upright"})
+        elif o.ocr_confidence < LOW_OCR_CONFIDENCE:
+            items.append({"page": o.key, "issue": f"low OCR confidence {o.ocr_confidence:.2f}: check legibility (rescan at 300 dpi?)"})
+        if not o.deskew_applied:
+            items.append({"page": o.key, "issue": "skew could not be measured (no clear text lines): check it is straight"})
+    for row, idx in row_indices:
+        if idx and all(outcomes[i].blank for i in idx):
+            items.append({"row": str(row.seq), "issue": f"catalogue row {row.seq} ({row.title}) has only blank pages"})
+    return items
 
 
 def _sha256(path: Path) -> str:

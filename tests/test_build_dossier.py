@@ -100,3 +100,24 @@ def test_built_dossier_passes_pikepdfs_pdfa_3b_validator(built_dossier):
 
     report = validate_written(_pdf(built_dossier), "3b")
     assert report.passed, [str(f) for f in report.findings]
+
+
+def test_clean_samples_raise_no_quality_flags(built_dossier):
+    assert built_dossier.report["qc"] == []
+
+
+def test_quality_checks_name_the_page_and_the_reason():
+    from assemble.case import CatalogueRow
+    from ocr.page import PageOutcome
+    from station.pipeline import quality_checks
+
+    def page(key, **kw):
+        base = dict(key=key, source=key, page_in_file=1, sha256="0" * 64, dpi=300.0, blank=False, ink_ratio=0.05, colour="gray",
+                    lines=20, ocr_confidence=0.98, deskew_applied=True)
+        return PageOutcome(**{**base, **kw})
+
+    outcomes = [page("a.jpg", dpi=150.0), page("b.jpg", ocr_confidence=0.6), page("c.jpg", lines=0), page("d.jpg", blank=True)]
+    items = quality_checks(outcomes, [(CatalogueRow(1, "笔录"), [0, 1, 2]), (CatalogueRow(2, "空白"), [3])])
+    text = "\n".join(f"{i.get('page', i.get('row'))}: {i['issue']}" for i in items)
+    assert "a.jpg: 150 dpi" in text and "b.jpg: low OCR confidence 0.60" in text and "c.jpg: no text" in text
+    assert "row 2 (空白) has only blank pages" in text
