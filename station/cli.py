@@ -20,6 +20,7 @@ from station.errors import DossierError, ExitCode
 AREA_MODULES = (
     "station.cli_build",
     "station.cli_doctor",
+    "station.cli_journal",
     "station.cli_scan",
     "station.cli_pads",
     "station.cli_watch",

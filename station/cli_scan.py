@@ -107,12 +107,22 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
     target = batch_dir or resume_dir
     assert target is not None
     started = time.monotonic()
-    outcome = run_scan(target, settings, resume=resume_dir is not None, on_page=_progress(started), timeout=wait, max_pages=max_pages)
+    from station.journal import Journal
+
+    journal = Journal()
+    show = _progress(started)
+
+    def on_page(page: dict) -> None:
+        show(page)
+        journal.record("capture", str((target / page["file"]).resolve()), page["sha256"],
+                       device=settings.device, dpi=page.get("dpi"), side=page.get("side"), flags=page.get("flags", []))
+
+    outcome = run_scan(target, settings, resume=resume_dir is not None, on_page=on_page, timeout=wait, max_pages=max_pages)
     _report(outcome, target)
     if manual_duplex and outcome.reason == "end":
         first_back = BatchFolder.open(target).next_seq()
         click.prompt("Turn the stack over, put it back in the feeder and press Enter", default="", show_default=False)
-        outcome = run_scan(target, settings, resume=True, on_page=_progress(time.monotonic()), timeout=wait, max_pages=max_pages)
+        outcome = run_scan(target, settings, resume=True, on_page=on_page, timeout=wait, max_pages=max_pages)
         _report(outcome, target)
         interleave_manual_duplex(BatchFolder.open(target), first_back)
     case = None

@@ -5,6 +5,7 @@
 2. Emulated pads on pseudo-terminals — the ISDV4 pen and the ZFM fingerprint sensor — give a
    signature capture package, through the same drivers real pads use.
 3. The batch is built into a catalogued PDF/A dossier with the example case file.
+Every captured page and the built volume enter a hash-chained custody journal (SQLite).
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("made by dossier demo\n")
 
+    from station.journal import ENV, Journal
+
+    os.environ.setdefault(ENV, str(out / "journal.sqlite3"))  # the demo's own custody log
+    journal = Journal()
+
+    def captured(page: dict) -> None:
+        journal.record("capture", str((out / "batch" / page["file"]).resolve()), page["sha256"], device="pnm:0")
+        console.print(f"  page {page['seq']:3d}  sha256 {page['sha256'][:16]}…")
+
     console.print("[bold]1/3[/] virtual scanner (SANE pnm backend): scanning the sample pages")
     sane = out / ".sane"
     sane.mkdir()
@@ -58,8 +68,7 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
     feed = _feed(pages, out / ".feed")
     schedule = {i + 1: {"filename": str(p)} for i, p in enumerate(feed)}
     settings = ScanSettings(device="pnm:0", dpi=300, mode="color", source="flatbed")
-    outcome = run_scan(out / "batch", settings, schedule=schedule, max_pages=len(feed),
-                       on_page=lambda p: console.print(f"  page {p['seq']:3d}  sha256 {p['sha256'][:16]}…"))
+    outcome = run_scan(out / "batch", settings, schedule=schedule, max_pages=len(feed), on_page=captured)
     shutil.rmtree(out / ".feed")
     console.print(f"  {len(outcome.added)} pages in {out / 'batch'}")
 
@@ -71,4 +80,6 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
 
     console.print("[bold]3/3[/] building the dossier")
     result = _run_build(out / "batch", case, out / "dossier", None)
+    console.print(f"custody journal: {journal.path} — {journal.verify().summary()}")
+    journal.close()
     return result.volumes

@@ -231,7 +231,22 @@ def build_dossier(
     report_path = out_dir / f"{stem}.report.json"
     _fsync_write(report_path, json.dumps(report, ensure_ascii=False, indent=1).encode())
     _set_aside_blanks(outcomes, out_dir)
+    _journal_build(report, paths, report_path, resolved)
     return BuildResult(paths, report_path, report, outcomes)
+
+
+def _journal_build(report: dict[str, Any], paths: list[Path], report_path: Path, inputs: _Inputs) -> None:
+    """One custody-log entry per volume: its hash, and the hashes of the pages it was built from."""
+    from station.journal import Journal
+
+    pages = [{"key": p["key"], "sha256": p["sha256"], "page_number": p["page_number"], "blank": p["blank"]} for p in report["pages"]]
+    with Journal() as journal:
+        for path, vol in zip(paths, report["volumes"], strict=True):
+            journal.record(
+                "build", str(path.resolve()), vol["sha256"],
+                case_file=str(inputs.case_path) if inputs.case_path else None,
+                report=str(report_path.resolve()), volume=vol["volume"], pages=pages,
+            )
 
 
 LOW_OCR_CONFIDENCE = 0.85

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO.parent / "shared" / "data" / "pages"
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+# The tests' custody log, never the station's (subprocesses inherit it).
+os.environ.setdefault("DOSSIER_JOURNAL", os.path.join(tempfile.mkdtemp(prefix="dossier-tests-"), "journal.sqlite3"))
 
 
 @pytest.fixture(scope="session")

@@ -290,3 +290,17 @@ def test_ctrl_c_stops_cleanly_keeping_pages_and_exits_130(tmp_path):
     assert data["state"] == "stopped" and len(data["pages"]) >= 2
     assert "Traceback" not in err
     _hashes_match(batch)
+
+
+def test_every_captured_page_enters_the_custody_journal(tmp_path):
+    from station.journal import Journal
+
+    journal_path = tmp_path / "journal.sqlite3"
+    env = dict(os.environ, DOSSIER_JOURNAL=str(journal_path))
+    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--dpi", "75", "--mode", "gray"]
+    assert subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env).returncode == 0
+    data = json.loads((tmp_path / "b" / "batch.json").read_text("utf-8"))
+    with Journal(journal_path) as j:
+        captures = {e["subject"]: e["sha256"] for e in j.recent(100) if e["kind"] == "capture"}
+        assert j.verify().ok
+    assert captures == {str((tmp_path / "b" / p["file"]).resolve()): p["sha256"] for p in data["pages"]}
