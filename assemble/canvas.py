@@ -6,7 +6,7 @@ operators with the volume's CJK font — no second PDF library, no second font.
 
 from __future__ import annotations
 
-from assemble.fonts import CjkFont
+from dossier_station.assemble.fonts import CjkFont
 
 A4 = (595.28, 841.89)
 

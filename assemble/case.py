@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from station.errors import CaseFileError
+from dossier_station.core.errors import CaseFileError
 
 FIELD_KEYS = {
     "case_name": ("案件名称", "案由"),

@@ -20,7 +20,7 @@ import pikepdf
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
-from station.errors import MissingDependencyError
+from dossier_station.core.errors import MissingDependencyError
 
 FONT_CANDIDATES = (
     ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),

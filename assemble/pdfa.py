@@ -13,9 +13,9 @@ from pathlib import Path
 import pikepdf
 from pikepdf.models.metadata import encode_pdf_date
 
-from assemble.model import Attachment
-from station import __version__
-from station.errors import MissingDependencyError
+from dossier_station.core import __version__
+from dossier_station.core.errors import MissingDependencyError
+from dossier_station.core.model import Attachment
 
 ICC_CANDIDATES = ("/usr/share/color/icc/sRGB.icc", "/usr/share/color/icc/ghostscript/srgb.icc")
 PRODUCER = f"dossier-station {__version__} (pikepdf {pikepdf.__version__})"

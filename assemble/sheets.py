@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assemble.canvas import Canvas
-from assemble.case import Case, CatalogueRow
-from assemble.fonts import CjkFont
+from dossier_station.assemble.canvas import Canvas
+from dossier_station.assemble.case import Case, CatalogueRow
+from dossier_station.assemble.fonts import CjkFont
 
 MARGIN = 48.0
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pikepdf
 
-from assemble import sheets
-from assemble.canvas import A4
-from assemble.case import Case, CatalogueRow
-from assemble.fonts import CjkFont
-from assemble.model import Attachment, PageSpec, VolumeResult
-from assemble.pdfa import add_attachments, add_output_intent, set_identity
-from station.errors import MissingDependencyError, OutputError
+from dossier_station.assemble import sheets
+from dossier_station.assemble.canvas import A4
+from dossier_station.assemble.case import Case, CatalogueRow
+from dossier_station.assemble.fonts import CjkFont
+from dossier_station.assemble.pdfa import add_attachments, add_output_intent, set_identity
+from dossier_station.core.errors import MissingDependencyError, OutputError
+from dossier_station.core.model import Attachment, PageSpec, VolumeResult
 
 Document = tuple[CatalogueRow, list[PageSpec]]
 NUMBER_SIZE = 14.0

@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocr.geometry import measure_skew  # noqa: E402
-from ocr.quality import cer  # noqa: E402
+from dossier_station.ocr.geometry import measure_skew  # noqa: E402
+from dossier_station.ocr.quality import cer  # noqa: E402
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:

@@ -18,8 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devices.scanner import FAULTS, ScanSettings, ScanWorker
-from station.errors import BadArgsError, DeviceError, DeviceNotFoundError, InputFileError
+from dossier_station.core.errors import (
+    BadArgsError,
+    DeviceError,
+    DeviceNotFoundError,
+    InputFileError,
+)
+from dossier_station.devices.scanner import FAULTS, ScanSettings, ScanWorker
 
 FORMAT = "dossier-batch/1"
 MIN_DPI = 200  # DA/T 31-2017 §9.4

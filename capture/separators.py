@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from station.errors import CaseFileError
+from dossier_station.core.errors import CaseFileError
 
 PREFIX = "DOSSIER-SEP/1"
 FONT = "/usr/share/fonts/truetype/arphic/uming.ttc"
@@ -47,7 +47,7 @@ def read_separator(image: Image.Image, dpi: float = 300.0) -> Separator | None:
             _, case_number, row = text.split("|", 2)
             if row.isdigit():
                 return Separator(case_number, int(row))
-    from capture.patchcode import is_patch_t
+    from dossier_station.capture.patchcode import is_patch_t
 
     return Separator("", 0) if is_patch_t(image, dpi) else None
 

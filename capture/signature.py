@@ -19,21 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from capture.signature_package import (
+from dossier_station.capture.signature_package import (
     FingerRecording,
     PenRecording,
     check_output_dir,
     write_package,
 )
-from devices.fingerprint_zfm import (
+from dossier_station.core.errors import BadArgsError, DeviceError, ProfileError
+from dossier_station.core.profile import Profile, check_keys
+from dossier_station.devices.fingerprint_zfm import (
     DEFAULT_BAUD,
     FingerprintQualityError,
     ZfmSensor,
     confirmation_message,
 )
-from devices.pen_isdv4 import DEFAULT_BAUDS, IsdV4Pen, PenSample
-from station.errors import BadArgsError, DeviceError, ProfileError
-from station.profile import Profile, check_keys
+from dossier_station.devices.pen_isdv4 import DEFAULT_BAUDS, IsdV4Pen, PenSample
 
 PADS_KEYS = {"pen_port", "finger_port", "pen_baud", "finger_baud", "finger_password",
              "attempts", "pen_timeout", "pen_idle", "finger_timeout", "min_ink_points",

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from devices.pen_isdv4 import UNITS_PER_MM, PenCapabilities, PenSample
-from station.errors import OutputError
+from dossier_station.core.errors import OutputError
+from dossier_station.devices.pen_isdv4 import UNITS_PER_MM, PenCapabilities, PenSample
 
 PACKAGE_FORMAT = "dossier-signature-capture/1"
 SAMPLES_FORMAT = "dossier-signature-samples/1"

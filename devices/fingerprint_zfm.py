@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import serial
 
-from station.errors import DeviceError, DeviceNotFoundError
+from dossier_station.core.errors import DeviceError, DeviceNotFoundError
 
 HEADER = b"\xef\x01"
 DEFAULT_ADDRESS = 0xFFFFFFFF

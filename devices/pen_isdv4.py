@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import serial
 
-from station.errors import DeviceError, DeviceNotFoundError
+from dossier_station.core.errors import DeviceError, DeviceNotFoundError
 
 CMD_STOP = b"0"
 CMD_START = b"1"

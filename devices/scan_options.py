@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from station.errors import BadArgsError
+from dossier_station.core.errors import BadArgsError
 
 SANE_FIXED = 65536.0
 MODE_PATTERNS = {

@@ -23,7 +23,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from devices.scan_options import (  # noqa: F401 - re-exported: the driver's public surface
+from dossier_station.core.errors import BadArgsError, DeviceError, DeviceNotFoundError, DossierError
+from dossier_station.devices.scan_options import (  # noqa: F401 - re-exported: the driver's public surface
     FAULTS,
     MODE_PATTERNS,
     SANE_FIXED,
@@ -35,7 +36,6 @@ from devices.scan_options import (  # noqa: F401 - re-exported: the driver's pub
     pick_string,
     raw_value,
 )
-from station.errors import BadArgsError, DeviceError, DeviceNotFoundError, DossierError
 
 # ---------------------------------------------------------------- worker process side
 

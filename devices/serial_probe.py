@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import serial
 from serial.tools import list_ports
 
-from devices.fingerprint_zfm import FingerprintError, SystemParameters, ZfmSensor
-from devices.pen_isdv4 import IsdV4Pen, PenError
-from station.errors import DeviceError
+from dossier_station.core.errors import DeviceError
+from dossier_station.devices.fingerprint_zfm import FingerprintError, SystemParameters, ZfmSensor
+from dossier_station.devices.pen_isdv4 import IsdV4Pen, PenError
 
 FINGER_PROBE_BAUDS = (57600, 115200, 9600, 19200, 38400)
 

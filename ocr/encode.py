@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
-from assemble.model import EncodedImage
+from dossier_station.core.model import EncodedImage
 
 # Saturated pixels (red seals, red headers, photos) above this share make a page "colour".
 COLOUR_PIXEL_SHARE = 0.0008

@@ -10,66 +10,21 @@ add engines through the ``dossier.plugins`` entry point group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
 
-import numpy as np
 import pluggy
 
-from station.errors import BadArgsError
+from dossier_station.core.errors import BadArgsError
+from dossier_station.ocr.engines.base import EngineSpecs, OcrEngine, OcrLine, Reading, hookimpl
 
-hookspec = pluggy.HookspecMarker("dossier")
-hookimpl = pluggy.HookimplMarker("dossier")
-
-
-@dataclass(frozen=True)
-class OcrLine:
-    """A recognised line in raster pixel coordinates of the image given to the engine."""
-
-    text: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Reading:
-    """An engine's reading of a page. ``flipped`` means the page read better turned 180°;
-    the lines' coordinates are then in the turned raster."""
-
-    lines: list[OcrLine]
-    flipped: bool
-    score_as_is: float
-    score_flipped: float
-
-    @property
-    def mean_confidence(self) -> float:
-        if not self.lines:
-            return 0.0
-        return sum(line.confidence for line in self.lines) / len(self.lines)
-
-
-class OcrEngine(Protocol):
-    name: str
-
-    def read(self, image: np.ndarray, dpi: int, *, check_upside_down: bool = True) -> Reading:
-        """Read a page whose lines are level and horizontal (BGR or grey raster)."""
-
-
-class EngineSpecs:
-    @hookspec
-    def dossier_ocr_engines(self) -> list[type]:
-        """Return engine classes; each has a ``name`` and ``__init__(threads: int)``."""
+__all__ = ["OcrEngine", "OcrLine", "Reading", "hookimpl", "available_engines", "make_engine", "plugin_manager"]
 
 
 @cache
 def plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager("dossier")
     pm.add_hookspecs(EngineSpecs)
-    from ocr.engines import rapid, tesseract
+    from dossier_station.ocr.engines import rapid, tesseract
 
     pm.register(rapid)
     pm.register(tesseract)

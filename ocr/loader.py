@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile
 
-from station.errors import EncryptedPdfError, InputFileError
+from dossier_station.core.errors import EncryptedPdfError, InputFileError
 
 # A4 at 600 dpi is ~35 Mpx; anything beyond 4× that is a decompression bomb, not a scan.
 MAX_PIXELS = 150_000_000

@@ -15,13 +15,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from assemble.model import PageSpec, TextLine
-from ocr.blank import detect_blank
-from ocr.border import lid_border
-from ocr.encode import colour_class, encode_compact, encode_page_image
-from ocr.engine import OcrEngine, Reading
-from ocr.geometry import line_axis, measure_skew
-from ocr.loader import PageSource, load_page
+from dossier_station.core.model import PageSpec, TextLine
+from dossier_station.ocr.blank import detect_blank
+from dossier_station.ocr.border import lid_border
+from dossier_station.ocr.encode import colour_class, encode_compact, encode_page_image
+from dossier_station.ocr.engine import OcrEngine, Reading
+from dossier_station.ocr.geometry import line_axis, measure_skew
+from dossier_station.ocr.loader import PageSource, load_page
 
 # Between these axis ratios the ink profile cannot tell lines from columns; OCR decides.
 AMBIGUOUS_AXIS = (0.8, 1.25)

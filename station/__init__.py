@@ -1,3 +1,5 @@
-"""The station: the pipeline that composes capture, ocr and assemble; profile, journal, CLI."""
+"""The station: the pipeline that composes capture, ocr and assemble, and the ``dossier`` CLI."""
 
-__version__ = "0.1.0"
+from dossier_station.core import __version__
+
+__all__ = ["__version__"]

@@ -1,5 +1,5 @@
 """``python -m station`` runs the ``dossier`` command."""
 
-from station.cli import main
+from dossier_station.station.cli import main
 
 main()

@@ -14,17 +14,18 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from station import __version__
-from station.errors import DossierError, ExitCode
+from dossier_station.core import __version__
+from dossier_station.core.errors import DossierError, ExitCode
 
 AREA_MODULES = (
-    "station.cli_build",
-    "station.cli_doctor",
-    "station.cli_journal",
-    "station.cli_scan",
-    "station.cli_pads",
-    "station.cli_watch",
-    "station.cli_sign",
+    "dossier_station.station.cli_build",
+    "dossier_station.station.cli_demo",
+    "dossier_station.station.cli_doctor",
+    "dossier_station.station.cli_journal",
+    "dossier_station.station.cli_scan",
+    "dossier_station.station.cli_pads",
+    "dossier_station.station.cli_watch",
+    "dossier_station.station.cli_sign",
 )
 
 err_console = Console(stderr=True, highlight=False)

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from station.errors import DossierError
+from dossier_station.core.errors import DossierError
 
 console = Console(highlight=False)
 
@@ -31,8 +31,8 @@ def _version(cmd: list[str]) -> str | None:
 
 
 def _checks() -> list[tuple[str, str | None, str]]:
-    from ocr.engine import available_engines
-    from ocr.engines.tesseract import check_tesseract
+    from dossier_station.ocr.engine import available_engines
+    from dossier_station.ocr.engines.tesseract import check_tesseract
 
     rows: list[tuple[str, str | None, str]] = []
     try:
@@ -40,8 +40,8 @@ def _checks() -> list[tuple[str, str | None, str]]:
     except DossierError as exc:
         rows.append(("tesseract + chi_sim", None, exc.hint or ""))
     rows.append(("OCR engines", ", ".join(sorted(available_engines())), ""))
-    from assemble.fonts import find_font
-    from assemble.pdfa import ICC_CANDIDATES
+    from dossier_station.assemble.fonts import find_font
+    from dossier_station.assemble.pdfa import ICC_CANDIDATES
 
     try:
         rows.append(("CJK font", str(find_font()[0]), ""))

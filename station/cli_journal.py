@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from station.journal import Journal
+from dossier_station.core.journal import Journal
 
 console = Console(highlight=False)
 

@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from capture.signature import SignatureCaptureOptions, capture_signature
-from devices.serial_probe import probe_all
-from station.errors import BadArgsError
-from station.profile import load_profile
+from dossier_station.capture.signature import SignatureCaptureOptions, capture_signature
+from dossier_station.core.errors import BadArgsError
+from dossier_station.core.profile import load_profile
+from dossier_station.devices.serial_probe import probe_all
 
 console = Console(highlight=False)
 
@@ -81,9 +81,9 @@ def emulate(kind: str, baud: int | None, rate: float, speed: float, trajectory: 
             loop: bool, streaming: bool, finger_delay: float, password: int,
             wire_time: bool) -> None:
     """Serve an emulated pen pad or fingerprint sensor on a pty until Ctrl-C."""
-    from devices.emulators.fingerprint import FingerprintEmulator
-    from devices.emulators.pen import PenEmulator
-    from devices.emulators.trajectory import load_trajectory
+    from dossier_station.devices.emulators.fingerprint import FingerprintEmulator
+    from dossier_station.devices.emulators.pen import PenEmulator
+    from dossier_station.devices.emulators.trajectory import load_trajectory
 
     emu: PenEmulator | FingerprintEmulator
     if kind == "pen":

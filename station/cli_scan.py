@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from capture.batch import BatchFolder, ScanOutcome, run_scan
-from devices.scanner import ScanSettings, list_devices
-from station.errors import DeviceError
-from station.profile import check_keys, load_profile
+from dossier_station.capture.batch import BatchFolder, ScanOutcome, run_scan
+from dossier_station.core.errors import DeviceError
+from dossier_station.core.profile import check_keys, load_profile
+from dossier_station.devices.scanner import ScanSettings, list_devices
 
 console = Console(highlight=False)
 PAGE_SIZES = {"a4": (210.0, 297.0), "a3": (297.0, 420.0), "letter": (215.9, 279.4), "legal": (215.9, 355.6), "16k": (195.0, 270.0)}
@@ -89,7 +89,7 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
          page: str | None, device_options: tuple[str, ...], max_pages: int | None, manual_duplex: bool, timeout: float | None, case_path: Path | None, build_case: Path | None,
          out: Path | None, profile_path: str | None) -> None:
     """Scan until the feeder is empty; every page written, fsynced and hashed as it arrives."""
-    from station.scan_batch import classify_pages, interleave_manual_duplex
+    from dossier_station.station.scan_batch import classify_pages, interleave_manual_duplex
 
     if bool(batch_dir) == bool(resume_dir):
         raise click.UsageError("give either --batch DIR (new batch) or --resume DIR")
@@ -107,7 +107,7 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
     target = batch_dir or resume_dir
     assert target is not None
     started = time.monotonic()
-    from station.journal import Journal
+    from dossier_station.core.journal import Journal
 
     journal = Journal()
     show = _progress(started)
@@ -127,16 +127,16 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
         interleave_manual_duplex(BatchFolder.open(target), first_back)
     case = None
     if case_path or build_case:
-        from assemble.case import load_case
+        from dossier_station.assemble.case import load_case
 
         case = load_case(case_path or build_case)  # type: ignore[arg-type]
     counts = classify_pages(BatchFolder.open(target), case)
     if counts["separators"] or counts["blank_backs"]:
         console.print(f"{counts['separators']} separator sheets, {counts['blank_backs']} blank backs set aside")
     if build_case:
-        from station.cli_build import _run_build
+        from dossier_station.station.build_console import run_build
 
-        _run_build(target, build_case, out, profile_path)  # type: ignore[arg-type]
+        run_build(target, build_case, out, profile_path)  # type: ignore[arg-type]
 
 
 @click.command("scanners")
@@ -156,11 +156,11 @@ def scanners() -> None:
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=Path("separators.pdf"), show_default=True)
 def separator(case_path: Path | None, patch_t: bool, out: Path) -> None:
     """Print one QR separator sheet per catalogue row (or a patch T sheet), to scan ahead of each document."""
-    from assemble.case import load_case
-    from capture.separators import separator_pdf
+    from dossier_station.assemble.case import load_case
+    from dossier_station.capture.separators import separator_pdf
 
     if patch_t:
-        from capture.patchcode import patch_t_sheet
+        from dossier_station.capture.patchcode import patch_t_sheet
 
         patch_t_sheet(300).save(out, "PDF", resolution=300.0)
         console.print(f"patch T separator sheet: {out} (print at 100 %, no scaling)")

@@ -23,7 +23,7 @@ def _feed(pages: Path, feed: Path) -> list[Path]:
     """The sample scans as PNM files, the format the pnm backend reads."""
     from PIL import Image
 
-    from ocr.loader import list_input_files
+    from dossier_station.ocr.loader import list_input_files
 
     feed.mkdir(parents=True, exist_ok=True)
     out = []
@@ -37,12 +37,12 @@ def _feed(pages: Path, feed: Path) -> list[Path]:
 
 
 def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]:
-    from capture.batch import run_scan
-    from capture.signature import SignatureCaptureOptions, capture_signature
-    from devices.emulators.fingerprint import FingerprintEmulator
-    from devices.emulators.pen import PenEmulator
-    from devices.scanner import ScanSettings
-    from station.cli_build import _run_build
+    from dossier_station.capture.batch import run_scan
+    from dossier_station.capture.signature import SignatureCaptureOptions, capture_signature
+    from dossier_station.devices.emulators.fingerprint import FingerprintEmulator
+    from dossier_station.devices.emulators.pen import PenEmulator
+    from dossier_station.devices.scanner import ScanSettings
+    from dossier_station.station.build_console import run_build
 
     if out.exists() and (out / MARKER).exists():
         shutil.rmtree(out)  # a previous demo's output, nothing else
@@ -51,7 +51,7 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("made by dossier demo\n")
 
-    from station.journal import ENV, Journal
+    from dossier_station.core.journal import ENV, Journal
 
     os.environ.setdefault(ENV, str(out / "journal.sqlite3"))  # the demo's own custody log
     journal = Journal()
@@ -79,7 +79,7 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
     console.print(f"  capture package: {package}")
 
     console.print("[bold]3/3[/] building the dossier")
-    result = _run_build(out / "batch", case, out / "dossier", None)
+    result = run_build(out / "batch", case, out / "dossier", None)
     console.print(f"custody journal: {journal.path} — {journal.verify().summary()}")
     journal.close()
     return result.volumes

@@ -13,8 +13,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from ocr.loader import PageSource
-from ocr.page import PageOutcome
+from dossier_station.ocr.loader import PageSource
+from dossier_station.ocr.page import PageOutcome
 
 _engine = None
 
@@ -22,13 +22,13 @@ _engine = None
 def _init_worker(engine_name: str, threads: int) -> None:
     global _engine
     os.environ.setdefault("OMP_THREAD_LIMIT", str(threads))
-    from ocr.engine import make_engine
+    from dossier_station.ocr.engine import make_engine
 
     _engine = make_engine(engine_name, threads=threads)
 
 
 def _run(args: tuple[PageSource, Path, int, str]) -> PageOutcome:
-    from ocr.page import process_page
+    from dossier_station.ocr.page import process_page
 
     src, work, seq, images = args
     assert _engine is not None

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ocr.loader import PageSource, list_input_files, scan_inputs
-from ocr.page import PageOutcome
-from station import __version__
-from station.errors import BadArgsError, CaseFileError, InputFileError
-from station.pages import default_jobs, process_pages
-from station.profile import Profile, check_keys
+from dossier_station.core import __version__
+from dossier_station.core.errors import BadArgsError, CaseFileError, InputFileError
+from dossier_station.core.profile import Profile, check_keys
+from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs
+from dossier_station.ocr.page import PageOutcome
+from dossier_station.station.pages import default_jobs, process_pages
 
 CASE_SUFFIXES = {".toml", ".json"}
 OUTPUT_KEYS = {"engine", "jobs", "pdfa", "max_pages", "attach", "images"}
@@ -60,7 +60,7 @@ class BuildOptions:
         opts = cls(**values)
         if opts.pdfa not in ("1b", "2b", "3b"):
             raise BadArgsError(f"--pdfa {opts.pdfa!r} is not supported", hint="choose 1b, 2b or 3b")
-        from ocr.engine import available_engines
+        from dossier_station.ocr.engine import available_engines
 
         if opts.engine not in available_engines():
             raise BadArgsError(f"unknown OCR engine {opts.engine!r}", hint=f"choose one of: {', '.join(sorted(available_engines()))}")
@@ -133,7 +133,7 @@ def _check_batch_hashes(sources: list[PageSource], pages: list[dict[str, Any]]) 
 
 def _row_indices(case: Any, inputs: _Inputs) -> list[tuple[Any, list[int]]]:
     """Input page indices per catalogue row: from the batch's separators, else the case file."""
-    from assemble.case import assign_pages
+    from dossier_station.assemble.case import assign_pages
 
     if inputs.batch_documents:
         rows = {r.seq: r for r in case.rows}
@@ -176,9 +176,9 @@ def build_dossier(
     started = time.perf_counter()
     resolved = _resolve_inputs(Path(inputs), Path(case) if case else None)
 
-    from assemble.case import default_case, load_case
-    from assemble.model import Attachment
-    from assemble.writer import split_volumes, write_volume
+    from dossier_station.assemble.case import default_case, load_case
+    from dossier_station.assemble.writer import split_volumes, write_volume
+    from dossier_station.core.model import Attachment
     case_model = load_case(resolved.case_path) if resolved.case_path else default_case(resolved.label, len(resolved.sources))
     row_indices = _row_indices(case_model, resolved)  # case errors before minutes of OCR
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +237,7 @@ def build_dossier(
 
 def _journal_build(report: dict[str, Any], paths: list[Path], report_path: Path, inputs: _Inputs) -> None:
     """One custody-log entry per volume: its hash, and the hashes of the pages it was built from."""
-    from station.journal import Journal
+    from dossier_station.core.journal import Journal
 
     pages = [{"key": p["key"], "sha256": p["sha256"], "page_number": p["page_number"], "blank": p["blank"]} for p in report["pages"]]
     with Journal() as journal:
@@ -277,7 +277,7 @@ def quality_checks(outcomes: list[PageOutcome], row_indices: list[tuple[Any, lis
 
 
 def _sha256(path: Path) -> str:
-    from ocr.loader import sha256_file
+    from dossier_station.ocr.loader import sha256_file
 
     return sha256_file(path)
 

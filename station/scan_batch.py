@@ -11,10 +11,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from capture.batch import BatchFolder
-from capture.separators import Separator, check_against_case, read_separator, split_documents
-from ocr.blank import detect_blank
-from station.errors import BadArgsError
+from dossier_station.capture.batch import BatchFolder
+from dossier_station.capture.separators import (
+    Separator,
+    check_against_case,
+    read_separator,
+    split_documents,
+)
+from dossier_station.core.errors import BadArgsError
+from dossier_station.ocr.blank import detect_blank
 
 
 def classify_pages(batch: BatchFolder, case: Any | None = None) -> dict[str, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from assemble.model import EncodedImage, PageSpec, TextLine
+from dossier_station.core.model import EncodedImage, PageSpec, TextLine
 
 
 def spec_from_sample(image: Path) -> PageSpec:

@@ -40,7 +40,7 @@ def built_dossier(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     Session-scoped: the page-stage tests and the dossier tests check different properties of
     this same run, so the suite pays for the OCR once.
     """
-    from station.pipeline import BuildOptions, build_dossier
+    from dossier_station.station.pipeline import BuildOptions, build_dossier
 
     out = tmp_path_factory.mktemp("dossier")
     # The case file names its pages folder: this is `dossier build case.toml -o out/`.

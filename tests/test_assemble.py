@@ -10,9 +10,9 @@ import pikepdf
 import pytest
 from assemble_helpers import spec_from_sample
 
-from assemble.case import Case, CaseFields, CatalogueRow
-from assemble.writer import split_volumes, write_volume
-from station.errors import OutputError
+from dossier_station.assemble.case import Case, CaseFields, CatalogueRow
+from dossier_station.assemble.writer import split_volumes, write_volume
+from dossier_station.core.errors import OutputError
 
 PREFLIGHT_CP = ":".join(
     f"/usr/share/java/{j}.jar"
@@ -57,7 +57,7 @@ def test_pdfa_1b_build_passes_pdfbox_preflight(tmp_path, sample_dir):
 def test_pdfa_2b_and_3b_pass_pikepdfs_allowlist_validator(tmp_path, sample_dir, level):
     from pikepdf.pdfa import validate_written
 
-    from assemble.model import Attachment
+    from dossier_station.core.model import Attachment
 
     docs = _docs(sample_dir, [2, 1])
     out = tmp_path / "v.pdf"
@@ -151,7 +151,7 @@ def test_text_layer_lines_up_with_the_ground_truth_boxes(tmp_path, sample_dir):
 
 
 def test_pdfa_3b_carries_attachments_with_relationship(tmp_path, sample_dir):
-    from assemble.model import Attachment
+    from dossier_station.core.model import Attachment
 
     docs = _docs(sample_dir, [1])
     out = tmp_path / "v.pdf"
@@ -200,7 +200,7 @@ def test_memory_stays_flat_as_a_volume_grows(tmp_path):
 
 
 def test_characters_missing_from_the_font_are_dropped_not_fatal(tmp_path, sample_dir):
-    from assemble.fonts import CjkFont
+    from dossier_station.assemble.fonts import CjkFont
 
     font = CjkFont()
     assert font.encode("法\U0001f600院") == "法院".encode("utf-16-be")

@@ -10,12 +10,12 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from station.errors import ExitCode
+from dossier_station.core.errors import ExitCode
 
 
 def run_build(inputs: Path, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "station", "build", str(inputs), "-o", str(out), "--jobs", "1"],
+        [sys.executable, "-m", "dossier_station.station", "build", str(inputs), "-o", str(out), "--jobs", "1"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -103,7 +103,7 @@ def test_case_file_that_disagrees_with_the_pages_stops_before_any_ocr(tmp_path, 
     case.write_text('[[rows]]\n"题名" = "起诉意见书"\n"页数" = 3\n', "utf-8")
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "station", "build", str(folder), "--case", str(case), "-o", str(out)],
+        [sys.executable, "-m", "dossier_station.station", "build", str(folder), "--case", str(case), "-o", str(out)],
         capture_output=True,
         text=True,
         timeout=60,

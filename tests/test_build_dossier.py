@@ -107,9 +107,9 @@ def test_clean_samples_raise_no_quality_flags(built_dossier):
 
 
 def test_quality_checks_name_the_page_and_the_reason():
-    from assemble.case import CatalogueRow
-    from ocr.page import PageOutcome
-    from station.pipeline import quality_checks
+    from dossier_station.assemble.case import CatalogueRow
+    from dossier_station.ocr.page import PageOutcome
+    from dossier_station.station.pipeline import quality_checks
 
     def page(key, **kw):
         base = dict(key=key, source=key, page_in_file=1, sha256="0" * 64, dpi=300.0, blank=False, ink_ratio=0.05, colour="gray",

@@ -16,23 +16,27 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from capture.signature import (
+from dossier_station.capture.signature import (
     CaptureQualityError,
     CaptureTimeout,
     SignatureCaptureOptions,
     capture_signature,
     check_fingerprint,
 )
-from devices.emulators.fingerprint import FingerprintEmulator
-from devices.emulators.fingerprint_image import (
+from dossier_station.core.errors import DeviceError, ExitCode, OutputError
+from dossier_station.devices.emulators.fingerprint import FingerprintEmulator
+from dossier_station.devices.emulators.fingerprint_image import (
     blank_image,
     low_contrast_image,
     synthetic_fingerprint,
 )
-from devices.emulators.pen import PenEmulator
-from devices.emulators.trajectory import generate_signature, load_trajectory, scribble
-from station.cli import cli, main
-from station.errors import DeviceError, ExitCode, OutputError
+from dossier_station.devices.emulators.pen import PenEmulator
+from dossier_station.devices.emulators.trajectory import (
+    generate_signature,
+    load_trajectory,
+    scribble,
+)
+from dossier_station.station.cli import cli, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -244,13 +248,13 @@ def test_pads_list_identifies_both_emulators(pads):
 
 
 def test_pads_emulate_serves_until_interrupted():
-    proc = subprocess.Popen([sys.executable, "-m", "station", "pads", "emulate", "finger",
+    proc = subprocess.Popen([sys.executable, "-m", "dossier_station.station", "pads", "emulate", "finger",
                              "--finger-delay", "0"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         port = proc.stdout.readline().strip()
         assert port.startswith("/dev/")
-        from devices.fingerprint_zfm import ZfmSensor
+        from dossier_station.devices.fingerprint_zfm import ZfmSensor
 
         with ZfmSensor(port, timeout=1.0) as fp:
             assert fp.template_count() == 3
@@ -282,8 +286,8 @@ def test_pen_unplugged_mid_signature_is_a_device_error_and_nothing_is_written(tm
 
 
 def test_profile_pads_table_supplies_ports_and_rejects_unknown_keys(tmp_path):
-    from station.errors import ProfileError
-    from station.profile import load_profile
+    from dossier_station.core.errors import ProfileError
+    from dossier_station.core.profile import load_profile
 
     good = tmp_path / "good.toml"
     good.write_text('[pads]\npen_port = "/dev/ttyUSB0"\nfinger_port = "/dev/ttyUSB1"\n'
@@ -304,7 +308,7 @@ def test_profile_pads_table_supplies_ports_and_rejects_unknown_keys(tmp_path):
 
 
 def test_signature_ends_when_pen_is_left_hovering_without_writing(tmp_path):
-    from devices.emulators.trajectory import Trajectory
+    from dossier_station.devices.emulators.trajectory import Trajectory
 
     full = load_trajectory()
     hovering = Trajectory("no lift-off", full.points[:-1])  # never leaves range

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assemble.case import assign_pages, default_case, load_case
-from station.errors import CaseFileError
+from dossier_station.assemble.case import assign_pages, default_case, load_case
+from dossier_station.core.errors import CaseFileError
 
 
 def write(tmp_path, text: str, name: str = "case.toml"):

@@ -12,9 +12,14 @@ import numpy as np
 import pytest
 import serial
 
-from devices.emulators.fingerprint import FingerprintEmulator
-from devices.emulators.fingerprint_image import blank_image, synthetic_fingerprint
-from devices.emulators.pen import PenEmulator, PenModel, encode_pen_packet, encode_query_reply
+from dossier_station.devices.emulators.fingerprint import FingerprintEmulator
+from dossier_station.devices.emulators.fingerprint_image import blank_image, synthetic_fingerprint
+from dossier_station.devices.emulators.pen import (
+    PenEmulator,
+    PenModel,
+    encode_pen_packet,
+    encode_query_reply,
+)
 
 
 def hx(s: str) -> bytes:

@@ -7,9 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from devices.emulators.fingerprint import FingerprintEmulator
-from devices.emulators.fingerprint_image import low_contrast_image, synthetic_fingerprint
-from devices.fingerprint_zfm import (
+from dossier_station.core.errors import DeviceError
+from dossier_station.devices.emulators.fingerprint import FingerprintEmulator
+from dossier_station.devices.emulators.fingerprint_image import (
+    low_contrast_image,
+    synthetic_fingerprint,
+)
+from dossier_station.devices.fingerprint_zfm import (
     CONFIRMATION_MESSAGES,
     FingerprintError,
     FingerprintNotFoundError,
@@ -21,7 +25,6 @@ from devices.fingerprint_zfm import (
     build_frame,
     confirmation_message,
 )
-from station.errors import DeviceError
 
 
 def hx(s: str) -> bytes:

@@ -18,7 +18,7 @@ def test_multipage_tiff_and_scanned_pdf_become_numbered_pages(tmp_path, sample_d
     Image.open(sample_dir / "dev_005.jpg").save(folder / "2-doc.pdf", resolution=300.0)
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "station", "build", str(folder), "-o", str(out), "--jobs", "2", "--no-attach"],
+        [sys.executable, "-m", "dossier_station.station", "build", str(folder), "-o", str(out), "--jobs", "2", "--no-attach"],
         capture_output=True,
         text=True,
         timeout=300,

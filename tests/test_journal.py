@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from station.journal import Journal
+from dossier_station.core.journal import Journal
 
 
 def test_entries_chain_and_verify(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from ocr.quality import cer
+from dossier_station.ocr.quality import cer
 
 
 def _residual(outcome, gt) -> float:

@@ -9,11 +9,11 @@ import numpy as np
 import pikepdf
 from PIL import Image
 
-from ocr.blank import detect_blank
-from ocr.border import lid_border
-from ocr.encode import colour_class, encode_page_image
-from ocr.geometry import measure_skew, rotate_about_centre
-from ocr.text import join_cjk, join_words, normalise_cjk_punctuation
+from dossier_station.ocr.blank import detect_blank
+from dossier_station.ocr.border import lid_border
+from dossier_station.ocr.encode import colour_class, encode_page_image
+from dossier_station.ocr.geometry import measure_skew, rotate_about_centre
+from dossier_station.ocr.text import join_cjk, join_words, normalise_cjk_punctuation
 
 
 def test_spaces_between_han_characters_are_removed_but_latin_spacing_kept():
@@ -118,7 +118,7 @@ def test_jpeg_is_passed_through_unchanged(tmp_path):
 
 
 def test_compact_binarisation_keeps_text_and_drops_isolated_specks():
-    from ocr.encode import binarize
+    from dossier_station.ocr.encode import binarize
 
     page = _text_like_page()
     rng = np.random.default_rng(9)
@@ -133,7 +133,7 @@ def test_compact_binarisation_keeps_text_and_drops_isolated_specks():
 
 
 def test_compact_encoding_is_g4_for_grey_and_jpeg_for_colour(tmp_path):
-    from ocr.encode import encode_compact
+    from dossier_station.ocr.encode import encode_compact
 
     grey = Image.fromarray(_text_like_page())
     assert encode_compact(grey, "gray", tmp_path / "a").filter == "/CCITTFaxDecode"

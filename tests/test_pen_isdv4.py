@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from devices.emulators.pen import PenEmulator, PenModel
-from devices.emulators.trajectory import load_trajectory
-from devices.pen_isdv4 import (
+from dossier_station.core.errors import DeviceError
+from dossier_station.devices.emulators.pen import PenEmulator, PenModel
+from dossier_station.devices.emulators.trajectory import load_trajectory
+from dossier_station.devices.pen_isdv4 import (
     IsdV4Pen,
     PacketFramer,
     PenError,
@@ -17,7 +18,6 @@ from devices.pen_isdv4 import (
     decode_pen_packet,
     parse_query_reply,
 )
-from station.errors import DeviceError
 
 FAST = {"settle": 0.05, "query_timeout": 0.4}
 

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from capture.batch import BatchFolder, run_scan
-from devices.scanner import (
+from dossier_station.capture.batch import BatchFolder, run_scan
+from dossier_station.core.errors import BadArgsError, CaseFileError
+from dossier_station.devices.scanner import (
     MODE_PATTERNS,
     SOURCE_PATTERNS,
     ScanSettings,
     pick_resolution,
     pick_string,
 )
-from station.errors import BadArgsError, CaseFileError
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +99,7 @@ def test_identical_consecutive_pages_are_flagged(tmp_path):
 
 def test_cli_reports_a_jam_with_exit_code_and_what_to_do(tmp_path):
     env = dict(os.environ)
-    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--dpi", "75", "--mode", "gray",
+    cmd = [sys.executable, "-m", "dossier_station.station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--dpi", "75", "--mode", "gray",
            "--device-option", "read-return-value=SANE_STATUS_JAMMED"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 10, result.stderr
@@ -107,7 +107,7 @@ def test_cli_reports_a_jam_with_exit_code_and_what_to_do(tmp_path):
 
 
 def test_a_mode_the_device_lacks_is_refused_with_what_it_offers(tmp_path):
-    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--mode", "lineart"]
+    cmd = [sys.executable, "-m", "dossier_station.station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--mode", "lineart"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "lineart" in result.stderr and "Gray" in result.stderr
@@ -115,7 +115,7 @@ def test_a_mode_the_device_lacks_is_refused_with_what_it_offers(tmp_path):
 
 def test_killed_scan_resumes_with_each_page_exactly_once(tmp_path):
     batch = tmp_path / "b"
-    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray",
+    cmd = [sys.executable, "-m", "dossier_station.station", "scan", "--batch", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray",
            "--device-option", "read-delay=yes", "--device-option", "read-delay-duration=50000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -125,7 +125,7 @@ def test_killed_scan_resumes_with_each_page_exactly_once(tmp_path):
     proc.wait()
     before = len(list((batch / "pages").glob("*.png")))
     assert 3 <= before < 10
-    resume = subprocess.run([sys.executable, "-m", "station", "scan", "--resume", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray"],
+    resume = subprocess.run([sys.executable, "-m", "dossier_station.station", "scan", "--resume", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray"],
                             capture_output=True, text=True, timeout=120)
     assert resume.returncode == 0, resume.stderr
     data = json.loads((batch / "batch.json").read_text("utf-8"))
@@ -137,9 +137,9 @@ def test_killed_scan_resumes_with_each_page_exactly_once(tmp_path):
 
 
 def test_pnm_scans_a_real_page_with_its_separator_split(tmp_path, sample_dir):
-    from assemble.case import Case, CaseFields, CatalogueRow
-    from capture.separators import sheet_image
-    from station.scan_batch import classify_pages
+    from dossier_station.assemble.case import Case, CaseFields, CatalogueRow
+    from dossier_station.capture.separators import sheet_image
+    from dossier_station.station.scan_batch import classify_pages
 
     pnm = tmp_path / "pnm"
     pnm.mkdir()
@@ -187,7 +187,7 @@ def test_an_impossible_resolution_names_the_nearest_ones():
 
 
 def test_manual_duplex_interleaves_fronts_and_reversed_backs(tmp_path):
-    from station.scan_batch import interleave_manual_duplex
+    from dossier_station.station.scan_batch import interleave_manual_duplex
 
     b = BatchFolder.create(tmp_path / "b", ADF)
     for seq in range(1, 7):
@@ -199,8 +199,8 @@ def test_manual_duplex_interleaves_fronts_and_reversed_backs(tmp_path):
 
 
 def test_a_scanner_that_disappears_mid_batch_is_an_error_not_a_hang(tmp_path):
-    from devices.scanner import ScanWorker
-    from station.errors import DeviceError
+    from dossier_station.core.errors import DeviceError
+    from dossier_station.devices.scanner import ScanWorker
 
     slow = ScanSettings(device="test:0", dpi=75, mode="gray", source="adf",
                         extra=(("read-delay", "yes"), ("read-delay-duration", "100000")))
@@ -218,7 +218,7 @@ def test_a_scanner_that_disappears_mid_batch_is_an_error_not_a_hang(tmp_path):
 
 
 def test_blank_backs_in_duplex_are_set_aside_and_reported(tmp_path, sample_dir):
-    from station.scan_batch import classify_pages
+    from dossier_station.station.scan_batch import classify_pages
 
     b = BatchFolder.create(tmp_path / "b", ScanSettings(device="x", dpi=100, mode="gray", source="adf-duplex"))
     text = Image.open(sample_dir / "dev_002.jpg").reduce(3)
@@ -234,10 +234,10 @@ def test_blank_backs_in_duplex_are_set_aside_and_reported(tmp_path, sample_dir):
 
 
 def test_separated_batch_builds_into_catalogue_rows(tmp_path, sample_dir):
-    from assemble.case import Case, CaseFields, CatalogueRow
-    from capture.separators import sheet_image
-    from station.pipeline import BuildOptions, build_dossier
-    from station.scan_batch import classify_pages
+    from dossier_station.assemble.case import Case, CaseFields, CatalogueRow
+    from dossier_station.capture.separators import sheet_image
+    from dossier_station.station.pipeline import BuildOptions, build_dossier
+    from dossier_station.station.scan_batch import classify_pages
 
     b = BatchFolder.create(tmp_path / "b", ScanSettings(device="x", dpi=150, mode="gray", source="adf"))
     images = [sheet_image("案2", 1, "立案决定书"), Image.open(sample_dir / "dev_006.jpg").reduce(2),
@@ -258,8 +258,8 @@ def test_separated_batch_builds_into_catalogue_rows(tmp_path, sample_dir):
 
 
 def test_patch_t_sheets_split_documents_in_catalogue_order(tmp_path, sample_dir):
-    from capture.patchcode import is_patch_t, patch_t_sheet
-    from station.scan_batch import classify_pages
+    from dossier_station.capture.patchcode import is_patch_t, patch_t_sheet
+    from dossier_station.station.scan_batch import classify_pages
 
     sheet = patch_t_sheet(150)
     assert is_patch_t(sheet.rotate(3, fillcolor=255), 150)  # fed a little askew
@@ -277,7 +277,7 @@ def test_patch_t_sheets_split_documents_in_catalogue_order(tmp_path, sample_dir)
 
 def test_ctrl_c_stops_cleanly_keeping_pages_and_exits_130(tmp_path):
     batch = tmp_path / "b"
-    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray",
+    cmd = [sys.executable, "-m", "dossier_station.station", "scan", "--batch", str(batch), "--device", "test:0", "--dpi", "75", "--mode", "gray",
            "--device-option", "read-delay=yes", "--device-option", "read-delay-duration=50000"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -293,11 +293,11 @@ def test_ctrl_c_stops_cleanly_keeping_pages_and_exits_130(tmp_path):
 
 
 def test_every_captured_page_enters_the_custody_journal(tmp_path):
-    from station.journal import Journal
+    from dossier_station.core.journal import Journal
 
     journal_path = tmp_path / "journal.sqlite3"
     env = dict(os.environ, DOSSIER_JOURNAL=str(journal_path))
-    cmd = [sys.executable, "-m", "station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--dpi", "75", "--mode", "gray"]
+    cmd = [sys.executable, "-m", "dossier_station.station", "scan", "--batch", str(tmp_path / "b"), "--device", "test:0", "--dpi", "75", "--mode", "gray"]
     assert subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env).returncode == 0
     data = json.loads((tmp_path / "b" / "batch.json").read_text("utf-8"))
     with Journal(journal_path) as j:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ocr.engine import make_engine
-from ocr.loader import scan_inputs
-from ocr.page import process_page
-from ocr.quality import cer
+from dossier_station.ocr.engine import make_engine
+from dossier_station.ocr.loader import scan_inputs
+from dossier_station.ocr.page import process_page
+from dossier_station.ocr.quality import cer
 
 
 def test_tesseract_engine_turns_an_upside_down_page_and_reads_it(sample_dir, ground_truth, tmp_path):
@@ -21,7 +21,7 @@ def test_tesseract_engine_turns_an_upside_down_page_and_reads_it(sample_dir, gro
 def test_unknown_engine_is_a_clear_error():
     import pytest
 
-    from station.errors import BadArgsError
+    from dossier_station.core.errors import BadArgsError
 
     with pytest.raises(BadArgsError, match="rapidocr"):
         make_engine("abbyy")

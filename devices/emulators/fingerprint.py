@@ -16,8 +16,8 @@ from collections import deque
 
 import numpy as np
 
-from devices.emulators.fingerprint_image import synthetic_fingerprint
-from devices.emulators.pty_device import PtyDevice
+from dossier_station.devices.emulators.fingerprint_image import synthetic_fingerprint
+from dossier_station.devices.emulators.pty_device import PtyDevice
 
 PACKET_SIZE_CODES = {32: 0, 64: 1, 128: 2, 256: 3}
 # extra ACK bytes after the confirmation code, fixed per instruction even on failure (§3.3)

@@ -13,8 +13,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from devices.emulators.pty_device import PtyDevice
-from devices.emulators.trajectory import Trajectory, TrajectoryPoint, load_trajectory
+from dossier_station.devices.emulators.pty_device import PtyDevice
+from dossier_station.devices.emulators.trajectory import (
+    Trajectory,
+    TrajectoryPoint,
+    load_trajectory,
+)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ocr.engine import OcrLine, Reading, hookimpl
-from ocr.text import join_cjk, normalise_cjk_punctuation
-from station.errors import MissingDependencyError
+from dossier_station.core.errors import MissingDependencyError
+from dossier_station.ocr.engines.base import OcrLine, Reading, hookimpl
+from dossier_station.ocr.text import join_cjk, normalise_cjk_punctuation
 
 # Longest side of the raster given to the detector; lines stay ≥ 25 px tall at this size on
 # an A4 300-dpi page. Measured on the samples: mean CER 0.0164 here vs 0.0142 at 2000

@@ -12,9 +12,9 @@ import os
 
 import numpy as np
 
-from ocr.engine import OcrLine, Reading, hookimpl
-from ocr.text import join_words
-from station.errors import MissingDependencyError
+from dossier_station.core.errors import MissingDependencyError
+from dossier_station.ocr.engines.base import OcrLine, Reading, hookimpl
+from dossier_station.ocr.text import join_words
 
 LANGUAGES = "chi_sim+eng"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from station.errors import ProfileError
+from dossier_station.core.errors import ProfileError
 
 DEFAULT_PROFILE_ENV = "DOSSIER_PROFILE"
 

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     invalid_config = 9
     device_error = 10
     device_not_found = 11
+    busy = 12
     other_error = 15
     ctrl_c = 130
 
@@ -85,3 +86,9 @@ class DeviceError(DossierError):
 
 class DeviceNotFoundError(DeviceError):
     exit_code = ExitCode.device_not_found
+
+
+class BusyError(DossierError):
+    """Another process holds the folder, journal or device; the message names it."""
+
+    exit_code = ExitCode.busy

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from station.errors import FileAccessError
+from dossier_station.core.errors import FileAccessError
 
 ENV = "DOSSIER_JOURNAL"
 GENESIS = "0" * 64

@@ -1,0 +1,69 @@
+"""Exclusive use of a folder: one build (or watch daemon, or mirror repair) at a time.
+
+Two builds racing into one output folder once left a PDF whose hash matched neither its report
+nor the journal. ``with folder_lock(out, "build"):`` takes an advisory ``flock`` on
+``<out>/.dossier.lock`` — released by the kernel if the process dies, so a crash never leaves a
+stale lock — and writes who holds it, so the second process can say which one to wait for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from dossier_station.core.errors import BusyError, FileAccessError
+
+LOCK_NAME = ".dossier.lock"
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        info = json.loads(lock_path.read_text("utf-8") or "{}")
+    except (OSError, ValueError):
+        return "another process"
+    return f"{info.get('what', 'a job')} by process {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('since', '?')}"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], what: str, *, wait: float = 0.0) -> Iterator[Path]:
+    """Hold the folder's lock for the block; raise :class:`BusyError` naming the holder if taken.
+
+    ``wait`` seconds are spent retrying before giving up (0 = fail at once).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock_path = folder / LOCK_NAME
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FileAccessError(f"{folder}: cannot use this folder ({exc.strerror})", hint="check that it is a writable folder") from None
+    deadline = time.monotonic() + wait
+    acquired = False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                acquired = True
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BusyError(
+                        f"{folder}: in use — {_holder(lock_path)}",
+                        hint="wait for it to finish, or choose another output folder",
+                    ) from None
+                time.sleep(0.1)
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield lock_path
+    finally:
+        if acquired:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+        os.close(fd)  # closing releases the flock
