@@ -1,0 +1,180 @@
+"""Pydantic validation errors → one clear :class:`DossierError` naming file, row and field.
+
+Every user file (case file, station profile, batch.json, capture package manifest) has a strict
+pydantic model. Pydantic's own messages name a location tuple and a type; a clerk needs the
+file, the catalogue row (序号 and 题名), the key as it was written, what was wrong and — for a
+misspelt name — the nearest known one ("did you mean [build]?"). This module does that once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dossier_station.core.errors import DossierError
+
+# Strict: no bool or float taken as an integer, no number taken as text, no inf/nan; unknown keys
+# are errors; both the English field name and the Chinese alias are accepted.
+STRICT = ConfigDict(
+    strict=True,
+    extra="forbid",
+    frozen=True,
+    validate_by_name=True,
+    validate_by_alias=True,
+    allow_inf_nan=False,
+    str_strip_whitespace=False,
+)
+
+Labeller = Callable[[tuple[Any, ...]], str | None]
+
+
+def nearest(name: object, known: Iterable[str]) -> str | None:
+    """The closest known name to a misspelt one, or None when nothing is close."""
+    if not isinstance(name, str):
+        return None
+    known = list(known)
+    hit = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if not hit:  # case and separator slips: "Max-Pages" for max_pages
+        folded = {k.lower().replace("-", "_"): k for k in known}
+        key = name.lower().replace("-", "_")
+        hit = [folded[key]] if key in folded else difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
+        hit = [folded.get(h, h) for h in hit]
+    return hit[0] if hit else None
+
+
+def known_keys(model: type[BaseModel]) -> list[str]:
+    """Every key a model accepts: field names and their aliases."""
+    names: list[str] = []
+    for name, info in model.model_fields.items():
+        names.append(name)
+        if info.alias and info.alias != name:
+            names.append(info.alias)
+        va = info.validation_alias
+        if isinstance(va, str) and va not in names:
+            names.append(va)
+        elif va is not None and hasattr(va, "choices"):
+            names += [c for c in va.choices if isinstance(c, str) and c not in names]
+    return names
+
+
+def _submodel(annotation: Any, step: Any) -> type[BaseModel] | None:
+    """The model a location step leads into (through Optional, list[...] and dict[str, ...])."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _submodel(arg, step)
+            if found is not None:
+                return found
+        return None
+    if origin is typing.Annotated:
+        return _submodel(typing.get_args(annotation)[0], step)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if origin in (list, tuple, dict) and isinstance(step, (int, str)):
+        args = typing.get_args(annotation)
+        return _submodel(args[-1], step) if args else None
+    return None
+
+
+def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """Follow a pydantic error location through the model's fields to the model that holds it."""
+    current: type[BaseModel] | None = model
+    annotation: Any = None
+    for step in loc:
+        if annotation is not None and isinstance(step, int):
+            current = _submodel(annotation, step)
+            annotation = None
+            continue
+        if current is None:
+            return None
+        field = _field(current, step)
+        if field is None:
+            return None
+        annotation = field.annotation
+        nxt = _submodel(annotation, None)
+        if nxt is not None and typing.get_origin(annotation) not in (list, tuple, dict):
+            current, annotation = nxt, None
+        else:
+            current = None
+    return current
+
+
+def _field(model: type[BaseModel], step: Any) -> Any:
+    for name, info in model.model_fields.items():
+        if step == name or step == info.alias:
+            return info
+    return None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number too large (or not a number)"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+_KIND = {
+    "int_type": "int (a whole number, not true/false, not a decimal)",
+    "int_from_float": "int (a whole number)",
+    "float_type": "float (a number)",
+    "finite_number": "float (a finite number)",
+    "string_type": "str (text in quotes)",
+    "bool_type": "bool (true or false)",
+    "list_type": "list ([ … ])",
+    "tuple_type": "list ([ … ])",
+    "dict_type": "table ({ … })",
+    "model_type": "table ({ … })",
+    "model_attributes_type": "table ({ … })",
+    "date_type": "date (like 2024-03-15)",
+}
+
+
+def describe(err: dict[str, Any], model: type[BaseModel], label: Labeller | None = None) -> str:
+    """One line for one pydantic error: where (row, key), what was found, what is wanted."""
+    loc = tuple(err.get("loc", ()))
+    kind = err.get("type", "")
+    where = label(loc) if label else None
+    path = ".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)"
+    place = f"{where}: " if where else ""
+    if kind == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        holder = model_at(model, loc[:-1]) if loc[:-1] else model
+        known = known_keys(holder) if holder else []
+        guess = nearest(key, known)
+        tail = f" — did you mean {guess!r}?" if guess else (f" (known: {', '.join(known)})" if known else "")
+        return f"{place}unknown key {key!r}{tail}"
+    if kind == "missing":
+        return f"{place}{path} is required but missing"
+    value = err.get("input")
+    if kind in _KIND:
+        return f"{place}{path} = {_show(value)}: expected {_KIND[kind]}"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return f"{place}{path} = {_show(value)}: {msg[:1].lower() + msg[1:]}"
+
+
+def raise_for(
+    exc: ValidationError,
+    model: type[BaseModel],
+    error: type[DossierError],
+    *,
+    source: str,
+    hint: str,
+    label: Labeller | None = None,
+    limit: int = 8,
+) -> typing.NoReturn:
+    """Raise ``error`` listing (up to ``limit``) problems of one file; never a traceback."""
+    lines = [describe(e, model, label) for e in exc.errors(include_url=False)]
+    seen: list[str] = []
+    for line in lines:
+        if line not in seen:
+            seen.append(line)
+    more = f"\n  … and {len(seen) - limit} more" if len(seen) > limit else ""
+    body = seen[0] if len(seen) == 1 else "\n  " + "\n  ".join(seen[:limit]) + more
+    raise error(f"{source}: {body}", hint=hint) from None

@@ -1,0 +1,99 @@
+"""One typed model per table of the station profile.
+
+Adding a table is a few lines here — subclass :class:`ProfileTable`, decorate with
+:func:`profile_table`, give each key a type and a default::
+
+    @profile_table("watch")
+    class WatchTable(ProfileTable):
+        \"\"\"[watch]: hot folders.\"\"\"
+        folders: list[str] = []
+        stable_seconds: float = Field(2.0, gt=0)
+
+and read it with ``load_profile(p).table("watch")`` (a validated ``WatchTable``; defaults when
+the profile has no such table). ``Profile.section("watch")`` keeps returning the raw dict of
+the keys actually written, for callers that need to know what was set.
+
+Why strict models: a profile is written by hand, once, by someone who then trusts it for
+months. ``jobs = "two"``, ``max_pages = 2.5``, ``attach = "yes"`` or a misspelt ``[biuld]`` must
+stop the station at start-up, naming the table and key, before any scanning or OCR — never be
+taken as a default or found out after an hour of work.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from dossier_station.core.formats.validation import STRICT
+
+T = TypeVar("T", bound="ProfileTable")
+
+TABLES: dict[str, type[ProfileTable]] = {}
+
+
+class ProfileTable(BaseModel):
+    """Base of every profile table: strict types, unknown keys rejected, immutable."""
+
+    model_config = STRICT
+
+
+def profile_table(name: str):  # type: ignore[no-untyped-def]
+    """Register a table model under its TOML name (``[name]``)."""
+
+    def register(cls: type[T]) -> type[T]:
+        if name in TABLES and TABLES[name] is not cls:
+            raise RuntimeError(f"profile table [{name}] registered twice")
+        TABLES[name] = cls
+        return cls
+
+    return register
+
+
+@profile_table("build")
+class BuildTable(ProfileTable):
+    """[build]: how ``dossier build`` (and scan --build, hot folders) makes a dossier."""
+
+    engine: str = Field("rapidocr", min_length=1, description="OCR engine: rapidocr or tesseract")
+    jobs: int = Field(0, ge=0, description="page workers; 0 = one per core")
+    pdfa: Literal["1b", "2b", "3b"] = Field("2b", description="PDF/A part and level")
+    max_pages: int = Field(200, ge=1, description="numbered pages per volume")
+    attach: bool = Field(True, description="embed case file and build report (PDF/A-3b)")
+    images: Literal["archival", "compact"] = Field("archival", description="image policy")
+
+
+@profile_table("scanner")
+class ScannerTable(ProfileTable):
+    """[scanner]: defaults for ``dossier scan``."""
+
+    device: str | None = Field(None, description="SANE device name, e.g. fujitsu:fi-7160:1234")
+    dpi: int = Field(300, ge=50, le=2400)
+    mode: Literal["color", "gray", "lineart"] = "color"
+    source: Literal["flatbed", "adf", "adf-duplex"] = "adf"
+    page: str | None = Field(None, description="A4, A3, letter, legal, 16k or WIDTHxHEIGHT in mm")
+    brightness: int | None = None
+    contrast: int | None = None
+    source_names: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description='per-model vendor source names: {"fi-7160" = {adf-duplex = "ADF Duplex"}}'
+    )
+    timeout: float = Field(60.0, gt=0, description="seconds to wait for the scanner")
+    require_colour: bool = Field(False, description="warn when scanning other than colour (DA/T 31 §9.3)")
+
+
+@profile_table("pads")
+class PadsTable(ProfileTable):
+    """[pads]: the signing ceremony's pen and fingerprint sensor."""
+
+    pen_port: str = ""
+    finger_port: str = ""
+    pen_baud: int | None = Field(None, gt=0, description="only this baud, no fallback")
+    finger_baud: int | None = Field(None, gt=0)
+    finger_password: int | None = Field(None, ge=0, le=0xFFFFFFFF)
+    attempts: int | None = Field(None, ge=1)
+    pen_timeout: float | None = Field(None, gt=0)
+    pen_idle: float | None = Field(None, gt=0)
+    finger_timeout: float | None = Field(None, gt=0)
+    min_ink_points: int | None = Field(None, ge=0)
+    min_ink_length_mm: float | None = Field(None, ge=0)
+    station: str | None = None
+    operator: str | None = None
