@@ -1,52 +1,28 @@
 """The case description: cover fields and catalogue rows (卷内目录), from TOML, JSON or CSV.
 
 Keys may be written in English or in the Chinese of the forms clerks fill in (案件名称 …), so
-a case file can be typed from the paper cover. Every error names the row (顺序号 and 题名) and
-the field, and says how to write it.
+a case file can be typed from the paper cover. The file's schema is the strict model in
+:mod:`dossier_station.core.formats.case_file` (every reader uses it); this module turns it into
+the dataclasses the writer lays out and maps pages to rows. Every error names the row
+(顺序号 and 题名) and the field, and says how to write it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from dossier_station.core.errors import CaseFileError
-
-FIELD_KEYS = {
-    "case_name": ("案件名称", "案由"),
-    "case_number": ("案件编号", "案号"),
-    "suspects": ("犯罪嫌疑人", "违法行为人", "被告人"),
-    "filing_date": ("立案时间",),
-    "closing_date": ("结案时间",),
-    "unit": ("立卷单位",),
-    "compiler": ("立卷人",),
-    "checker": ("检查人",),
-    "compiled_date": ("立卷时间",),
-    "retention": ("保管期限",),
-    "volume_title": ("卷别", "案卷类别"),
-    "fonds_no": ("全宗号",),
-    "catalogue_no": ("目录号",),
-    "file_no": ("案卷号",),
-    "notes": ("本卷情况说明", "说明"),
-}
-ROW_KEYS = {
-    "seq": ("顺序号", "序号"),
-    "doc_no": ("文号",),
-    "author": ("责任者",),
-    "title": ("题名",),
-    "date": ("日期",),
-    "pages": ("页数",),
-    "files": ("文件",),
-    "remarks": ("备注",),
-}
-DATE_FIELDS = ("filing_date", "closing_date", "compiled_date")
+from dossier_station.core.formats.case_file import (
+    CaseFieldsModel,
+    CaseFileModel,
+    RowModel,
+    parse_date,
+    read_case_file,
+    read_rows_csv,
+)
 
 
 @dataclass(frozen=True)
@@ -89,132 +65,67 @@ class Case:
     fields: CaseFields
     rows: list[CatalogueRow] = field(default_factory=list)
     source: Path | None = None
+    pages_dir: str | None = None  # the folder of page images the case file names, relative to it
 
 
-_DATE_PATTERNS = (
-    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
-    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$"),
-)
+def _day(value: str | date, style: str) -> str:
+    d = parse_date(value) if value else None
+    if d is None:
+        return ""
+    return f"{d.year}年{d.month}月{d.day}日" if style == "zh" else d.strftime("%Y%m%d")
 
 
-def parse_date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    for pattern in _DATE_PATTERNS:
-        m = pattern.match(text)
-        if m:
-            try:
-                return date(int(m[1]), int(m[2]), int(m[3]))
-            except ValueError:
-                return None
-    return None
+def _text(value: str | int) -> str:
+    return str(value)
 
 
-def _pick(raw: dict[str, Any], names: dict[str, tuple[str, ...]], where: str) -> dict[str, Any]:
-    """Map English or Chinese keys to field names; unknown keys are an error."""
-    alias = {zh: en for en, zhs in names.items() for zh in zhs} | {en: en for en in names}
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in alias:
-            allowed = ", ".join(f"{en}/{'/'.join(zh)}" for en, zh in names.items())
-            raise CaseFileError(f"{where}: unknown key {key!r}", hint=f"known keys: {allowed}")
-        out[alias[key]] = value
-    return out
-
-
-def _fields(raw: dict[str, Any], src: str) -> CaseFields:
-    values = _pick(raw, FIELD_KEYS, f"{src}: [case]")
-    for key in DATE_FIELDS:
-        if values.get(key):
-            d = parse_date(values[key])
-            if d is None:
-                zh = FIELD_KEYS[key][0]
-                raise CaseFileError(f"{src}: [case] {zh} {values[key]!r} is not a date", hint="write YYYY-MM-DD")
-            values[key] = f"{d.year}年{d.month}月{d.day}日"
-    if isinstance(values.get("suspects"), list):
-        values["suspects"] = "、".join(map(str, values["suspects"]))
-    return CaseFields(**{k: str(v) for k, v in values.items()})
-
-
-def _row(raw: dict[str, Any], position: int, src: str) -> CatalogueRow:
-    values = _pick(raw, ROW_KEYS, f"{src}: catalogue row {position}")
-    seq = values.get("seq", position)
-    try:
-        seq = int(seq)
-    except (TypeError, ValueError):
-        raise CaseFileError(f"{src}: catalogue row {position}: 顺序号 {seq!r} is not a number", hint="write a whole number") from None
-    title = str(values.get("title", "")).strip()
-    where = f"{src}: catalogue row {seq}" + (f" ({title})" if title else "")
-    if not title:
-        raise CaseFileError(f"{where}: 题名 (title) is missing", hint="every catalogue row needs its document title")
-    day = ""
-    if values.get("date"):
-        d = parse_date(values["date"])
-        if d is None:
-            raise CaseFileError(f"{where}: 日期 {values['date']!r} is not a date", hint="write YYYY-MM-DD")
-        day = d.strftime("%Y%m%d")
-    pages = values.get("pages")
-    if pages not in (None, ""):
-        try:
-            pages = int(pages)
-        except (TypeError, ValueError):
-            raise CaseFileError(f"{where}: 页数 {pages!r} is not a number", hint="write the number of page images") from None
-        if pages < 1:
-            raise CaseFileError(f"{where}: 页数 is {pages}; a document has at least one page", hint="fix the count or remove the row")
-    else:
-        pages = None
-    files = values.get("files")
-    if isinstance(files, str):
-        files = [f.strip() for f in re.split(r"[;；,，]", files) if f.strip()]
-    return CatalogueRow(
-        seq=seq,
-        title=title,
-        doc_no=str(values.get("doc_no", "")),
-        author=str(values.get("author", "")),
-        date=day,
-        pages=pages,
-        files=tuple(files) if files else None,
-        remarks=str(values.get("remarks", "")),
+def _fields(m: CaseFieldsModel) -> CaseFields:
+    suspects = "、".join(m.suspects) if isinstance(m.suspects, list) else m.suspects
+    return CaseFields(
+        case_name=m.case_name, case_number=_text(m.case_number), suspects=suspects,
+        filing_date=_day(m.filing_date, "zh"), closing_date=_day(m.closing_date, "zh"),
+        unit=m.unit, compiler=m.compiler, checker=m.checker, compiled_date=_day(m.compiled_date, "zh"),
+        retention=m.retention, volume_title=m.volume_title, fonds_no=_text(m.fonds_no),
+        catalogue_no=_text(m.catalogue_no), file_no=_text(m.file_no), notes=m.notes,
     )
 
 
-def load_rows_csv(path: Path) -> list[dict[str, Any]]:
-    """Catalogue rows from a CSV export (UTF-8, BOM tolerated), header in English or Chinese."""
-    try:
-        text = path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseFileError(f"{path}: cannot read the catalogue CSV ({exc})", hint="save it as UTF-8 CSV") from None
-    return [{k.strip(): v.strip() for k, v in r.items() if k and v and v.strip()} for r in csv.DictReader(io.StringIO(text))]
+def _row(m: RowModel, position: int) -> CatalogueRow:
+    files = m.files
+    if isinstance(files, str):
+        files = [f.strip() for f in re.split(r"[;；,，]", files) if f.strip()]
+    return CatalogueRow(
+        seq=m.seq if m.seq is not None else position,
+        title=m.title.strip(),
+        doc_no=_text(m.doc_no),
+        author=m.author,
+        date=_day(m.date, "ymd"),
+        pages=m.pages,
+        files=tuple(files) if files else None,
+        remarks=m.remarks,
+    )
 
 
-def load_case(path: Path) -> Case:
-    path = Path(path)
-    src = path.name
-    try:
-        text = path.read_text("utf-8")
-        raw = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except FileNotFoundError:
-        raise CaseFileError(f"{path}: case file not found", hint="check the path") from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CaseFileError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}", hint="fix the line named above") from None
-    fields = _fields(raw.get("case", {}), src)
-    rows_raw = list(raw.get("rows", []))
-    catalogue = raw.get("catalogue", {})
-    if isinstance(catalogue, dict) and catalogue.get("csv"):
-        rows_raw += load_rows_csv(path.parent / str(catalogue["csv"]))
-    rows = [_row(r, i + 1, src) for i, r in enumerate(rows_raw)]
+def case_from_model(model: CaseFileModel, path: Path | None = None, extra_rows: list[RowModel] | None = None) -> Case:
+    """The dossier's case from a validated case file; checks that span rows (none, 顺序号 twice)."""
+    src = path.name if path else "case file"
+    rows = [_row(r, i + 1) for i, r in enumerate([*model.all_rows(), *(extra_rows or [])])]
     if not rows:
-        raise CaseFileError(f"{path}: the catalogue has no rows", hint="add [[rows]] tables (顺序号, 题名, 页数 …) or [catalogue] csv = …")
+        raise CaseFileError(f"{path or src}: the catalogue has no rows", hint="add [[rows]] tables (顺序号, 题名, 页数 …) or [catalogue] csv = …")
     seen: dict[int, CatalogueRow] = {}
     for row in rows:
         if row.seq in seen:
             raise CaseFileError(f"{src}: {row.label}: 顺序号 {row.seq} is used twice", hint="number the rows 1, 2, 3 …")
         seen[row.seq] = row
-    return Case(fields, rows, path)
+    return Case(_fields(model.case), rows, path, model.pages_dir)
+
+
+def load_case(path: Path) -> Case:
+    """Read, validate and convert a case file (TOML or JSON; rows may come from a CSV it names)."""
+    path = Path(path)
+    model = read_case_file(path)
+    extra = read_rows_csv(path.parent / model.catalogue.csv) if model.catalogue.csv else []
+    return case_from_model(model, path, extra)
 
 
 def default_case(title: str, n_pages: int) -> Case:

@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,13 +82,13 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
     """Turn the command's arguments into page sources, the case file and any batch split."""
     if inputs.is_file() and inputs.suffix.lower() in CASE_SUFFIXES and case is None:
         case = inputs
-        raw = tomllib.loads(inputs.read_text("utf-8")) if inputs.suffix.lower() == ".toml" else json.loads(inputs.read_text("utf-8"))
-        source = raw.get("source")
-        pages_dir = raw.get("pages") or (source.get("dir") if isinstance(source, dict) else None)
-        if pages_dir:
-            inputs = (case.parent / str(pages_dir)).resolve()
+        from dossier_station.assemble.case import load_case
+
+        named = load_case(case)  # the one case-file schema; errors before any page is read
+        if named.pages_dir:
+            inputs = (case.parent / named.pages_dir).resolve()
         else:
-            files = [f for row in raw.get("rows", raw.get("catalogue", {}).get("rows", [])) for f in row.get("files", [])]
+            files = [f for row in named.rows for f in row.files or ()]
             if not files:
                 raise CaseFileError(
                     f"{case}: the case file does not say where the pages are",

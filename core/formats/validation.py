@@ -39,7 +39,8 @@ def nearest(name: object, known: Iterable[str]) -> str | None:
     if not isinstance(name, str):
         return None
     known = list(known)
-    hit = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    cutoff = 0.5 if len(name) <= 3 else 0.6  # 页码 for 页数: one character in two differs
+    hit = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
     if not hit:  # case and separator slips: "Max-Pages" for max_pages
         folded = {k.lower().replace("-", "_"): k for k in known}
         key = name.lower().replace("-", "_")
@@ -107,9 +108,28 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
 
 def _field(model: type[BaseModel], step: Any) -> Any:
     for name, info in model.model_fields.items():
-        if step == name or step == info.alias:
+        if step == name or step == info.alias or step in _choices(info):
             return info
     return None
+
+
+def _choices(info: Any) -> list[str]:
+    va = info.validation_alias
+    if isinstance(va, str):
+        return [va]
+    return [c for c in getattr(va, "choices", ()) if isinstance(c, str)]
+
+
+def field_label(model: type[BaseModel] | None, key: Any) -> str:
+    """A key as a clerk knows it: ``题名 (title)`` when the field has a Chinese name."""
+    if model is None:
+        return str(key)
+    for name, info in model.model_fields.items():
+        names = [name, *_choices(info)]
+        if key in names or key == info.alias:
+            zh = [n for n in names if not n.isascii()]
+            return f"{zh[0]} ({name})" if zh else name
+    return str(key)
 
 
 def _show(value: Any) -> str:
@@ -149,6 +169,11 @@ def describe(err: dict[str, Any], model: type[BaseModel], label: Labeller | None
         guess = nearest(key, known)
         tail = f" — did you mean {guess!r}?" if guess else (f" (known: {', '.join(known)})" if known else "")
         return f"{place}unknown key {key!r}{tail}"
+    if loc and not isinstance(loc[-1], int):
+        holder = model_at(model, loc[:-1]) if loc[:-1] else model
+        path = ".".join([*(str(p) for p in loc[:-1] if not isinstance(p, int)), field_label(holder, loc[-1])])
+        if where:
+            path = field_label(holder, loc[-1])
     if kind == "missing":
         return f"{place}{path} is required but missing"
     value = err.get("input")
