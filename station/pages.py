@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from dossier_station.ocr.loader import PageSource
 from dossier_station.ocr.page import PageOutcome
@@ -47,8 +48,16 @@ def process_pages(
     jobs: int,
     images: str = "archival",
     on_done: Callable[[PageOutcome], None] | None = None,
+    executor: Any = None,
 ) -> Iterator[PageOutcome]:
-    """Yield one outcome per source, in input order."""
+    """Yield one outcome per source, in input order.
+
+    ``executor``: another way to run the pages with this same signature (``.run(sources, work,
+    engine=, jobs=, images=, on_done=)``), e.g. the Celery pool of station.cluster; None = here.
+    """
+    if executor is not None:
+        yield from executor.run(sources, work, engine=engine, jobs=jobs, images=images, on_done=on_done)
+        return
     tasks = [(src, work, i + 1, images) for i, src in enumerate(sources)]
     if jobs <= 1:
         _init_worker(engine, 1)
