@@ -97,3 +97,14 @@ class PadsTable(ProfileTable):
     min_ink_length_mm: float | None = Field(None, ge=0)
     station: str | None = None
     operator: str | None = None
+
+
+@profile_table("cluster")
+class ClusterTable(ProfileTable):
+    """[cluster]: a digitisation centre's worker pool (docs/cluster.md); no broker = this machine's cores."""
+
+    broker: str | None = Field(None, description="redis://HOST:6379/0 or rediss://… (may carry a password; never printed)")
+    fallback: Literal["none", "local"] = Field("none", description="local: build here when the broker or its workers are unreachable")
+    shared: str | None = Field(None, description="the shared folder pages and results travel through, as this machine mounts it")
+    redis_page_limit_mb: int = Field(16, ge=1, le=512, description="largest page sent through Redis when there is no shared folder")
+    secret_file: str | None = Field(None, description="file holding the HMAC key station and workers share (signed tasks)")

@@ -26,6 +26,7 @@ AREA_MODULES = (
     "dossier_station.station.cli_pads",
     "dossier_station.station.cli_watch",
     "dossier_station.station.cli_sign",
+    "dossier_station.station.cli_worker",
 )
 
 err_console = Console(stderr=True, highlight=False)

@@ -49,6 +49,8 @@ class BuildOptions:
     max_pages: int = 200
     attach: bool = True
     images: str = "archival"  # or "compact" (grey pages bitonal G4, colour re-encoded JPEG)
+    broker: str | None = None  # redis://… : OCR on the worker pool (station.cluster); else [cluster] broker
+    fallback: str | None = None  # "local": build here when the broker or its workers cannot be reached
 
     @classmethod
     def from_profile(cls, profile: Profile, **overrides: Any) -> BuildOptions:
@@ -76,6 +78,8 @@ class _Inputs:
     case_path: Path | None
     batch_documents: list[dict[str, Any]] | None
     label: str
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # captured pages not built, with why
+    separator_cases: list[str] = field(default_factory=list)
 
 
 def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
@@ -99,18 +103,13 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
         raise InputFileError(f"{inputs}: no such file or folder", hint="give a folder of page images, a scanned PDF, or a case file")
     batch_docs = None
     if inputs.is_dir():
-        manifest = inputs / "batch.json"
-        if manifest.exists():
-            batch = json.loads(manifest.read_text("utf-8"))
-            ordered = sorted(batch.get("pages", []), key=lambda p: p.get("order", p["seq"]))
-            pages = [p for p in ordered if p.get("role", "page") == "page"]
-            files = [inputs / p["file"] for p in pages]
-            sources = scan_inputs(files)
-            _check_batch_hashes(sources, pages)
-            batch_docs = batch.get("documents") or None
-            if batch_docs:
-                seq_index = {p["seq"]: i for i, p in enumerate(pages)}
-                batch_docs = [{"row": d["row"], "pages": [seq_index[s] for s in d["pages"] if s in seq_index]} for d in batch_docs]
+        if (inputs / "batch.json").exists():
+            from dossier_station.capture.batch import plan_build
+
+            plan = plan_build(inputs)  # every captured page built or set aside with its reason
+            sources = scan_inputs([inputs / p["file"] for p in plan.pages])
+            _check_batch_hashes(sources, plan.pages)
+            return _Inputs(sources, case, plan.documents, inputs.name, plan.set_aside, plan.separator_cases)
         else:
             files = list_input_files(inputs)
             if not files:
@@ -135,12 +134,9 @@ def _row_indices(case: Any, inputs: _Inputs) -> list[tuple[Any, list[int]]]:
     from dossier_station.assemble.case import assign_pages
 
     if inputs.batch_documents:
-        rows = {r.seq: r for r in case.rows}
-        mapping = []
-        for d in inputs.batch_documents:
-            if d["row"] not in rows:
-                raise CaseFileError(f"batch.json: separator names catalogue row {d['row']}, which the case file does not have", hint="add the row to the case file or fix the separator sheet")
-            mapping.append((rows[d["row"]], d["pages"]))
+        from dossier_station.capture.separators import rows_for_documents
+
+        mapping = rows_for_documents(inputs.batch_documents, case, "batch.json", inputs.separator_cases)
     else:
         mapping = assign_pages(case, [s.key for s in inputs.sources], [s.path.name for s in inputs.sources])
     return mapping
@@ -182,11 +178,14 @@ def build_dossier(
     row_indices = _row_indices(case_model, resolved)  # case errors before minutes of OCR
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = opts.jobs or default_jobs()
+    from dossier_station.station.cluster import page_executor
+
+    executor = page_executor(profile, opts.broker, opts.fallback)  # None: this machine's cores
     if on_start:
         on_start(len(resolved.sources))
     with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as work_name:
         work = Path(work_name)
-        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page))
+        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor))
         documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]
         row_blanks = {row.seq: sum(outcomes[i].blank for i in idx) for row, idx in row_indices}
         volumes = split_volumes(documents, max_pages=opts.max_pages)
@@ -311,4 +310,5 @@ def _report(case: Any, inputs: _Inputs, outcomes: list[PageOutcome], opts: Build
             "mean_ocr_confidence": round(sum(o.ocr_confidence for o in outcomes if not o.blank) / max(1, sum(not o.blank for o in outcomes)), 4),
         },
         "pages": [o.report() for o in outcomes],
+        "set_aside_at_capture": inputs.set_aside,
     }
