@@ -1,7 +1,8 @@
 """A minimal drawing surface for the dossier's own sheets: text, rules and boxes.
 
 Just what a cover, a ruled catalogue and a back sheet need, written as PDF content-stream
-operators with the volume's CJK font — no second PDF library, no second font.
+operators with the volume's CJK font (and its fallback faces for rare characters) — no second
+PDF library.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ class Canvas:
             x -= w / 2
         elif align == "right":
             x -= w
-        self.ops.append(f"BT {self.font.resource_name} {size:.2f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm {self.font.show(s)} Tj ET")
+        self.ops.append(f"BT 1 0 0 1 {x:.2f} {y:.2f} Tm {self.font.show(s, size)} ET")
 
     def spaced(self, x: float, y: float, s: str, size: float, spacing: float) -> None:
         """Centred title with letter spacing (卷　宗 style)."""
         w = self.font.width(s, size) + spacing * (len(s) - 1)
-        self.ops.append(f"BT {self.font.resource_name} {size:.2f} Tf {spacing:.2f} Tc 1 0 0 1 {x - w / 2:.2f} {y:.2f} Tm {self.font.show(s)} Tj 0 Tc ET")
+        self.ops.append(f"BT {spacing:.2f} Tc 1 0 0 1 {x - w / 2:.2f} {y:.2f} Tm {self.font.show(s, size)} 0 Tc ET")
 
     def line(self, x0: float, y0: float, x1: float, y1: float, width: float = 0.6) -> None:
         self.ops.append(f"{width:.2f} w {x0:.2f} {y0:.2f} m {x1:.2f} {y1:.2f} l S")

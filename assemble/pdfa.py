@@ -7,7 +7,9 @@ and build report as associated files (/AF with /AFRelationship). PDF/A-1b gets n
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import pikepdf
@@ -17,19 +19,65 @@ from dossier_station.core import __version__
 from dossier_station.core.errors import MissingDependencyError
 from dossier_station.core.model import Attachment
 
-ICC_CANDIDATES = ("/usr/share/color/icc/sRGB.icc", "/usr/share/color/icc/ghostscript/srgb.icc")
 PRODUCER = f"dossier-station {__version__} (pikepdf {pikepdf.__version__})"
+SRGB_NAMES = ("sRGB.icc", "srgb.icc", "sRGB.icm", "sRGB IEC61966-2.1.icc", "sRGB Profile.icc")
+ICC_HINT = "install an sRGB ICC profile (Debian/Ubuntu: apt-get install icc-profiles-free) or set DOSSIER_ICC=/path/to/sRGB.icc"
 
 
-def srgb_profile() -> bytes:
-    for path in ICC_CANDIDATES:
-        if Path(path).exists():
-            return Path(path).read_bytes()
-    raise MissingDependencyError("no sRGB ICC profile found for the PDF/A OutputIntent", hint="apt-get install icc-profiles-free")
+def icc_dirs() -> list[Path]:
+    """Where ICC profiles live, by the freedesktop ICC profile storage convention
+    (``$XDG_DATA_HOME/icc``, ``$XDG_DATA_DIRS/color/icc``) and the macOS/Windows folders."""
+    home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    dirs = [home / "icc", home / "color" / "icc", Path.home() / ".color" / "icc"]
+    dirs += [Path(d) / "color" / "icc" for d in (os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(os.pathsep) if d]
+    dirs += [Path("/Library/ColorSync/Profiles"), Path("C:/Windows/System32/spool/drivers/color")]
+    return dirs
 
 
-def add_output_intent(pdf: pikepdf.Pdf) -> None:
-    icc = pikepdf.Stream(pdf, srgb_profile())
+def _is_rgb_profile(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(40)
+    except OSError:
+        return False
+    return len(head) == 40 and head[36:40] == b"acsp" and head[16:20] == b"RGB "
+
+
+@cache
+def find_srgb_profile() -> Path | None:
+    """An installed sRGB profile: ``$DOSSIER_ICC``, else one found in the ICC folders."""
+    if os.environ.get("DOSSIER_ICC"):
+        return Path(os.environ["DOSSIER_ICC"])
+    for folder in icc_dirs():
+        if not folder.is_dir():
+            continue
+        for name in SRGB_NAMES:
+            for hit in (folder / name, *sorted(folder.glob(f"*/{name}"))):
+                if hit.is_file() and _is_rgb_profile(hit):
+                    return hit
+    return None
+
+
+def srgb_profile(level: str = "2b") -> bytes:
+    """The sRGB profile for the OutputIntent. Without an installed one, PDF/A-2 and -3 (which
+    accept ICC v4) get littleCMS's built-in sRGB through Pillow; PDF/A-1 needs an ICC v2 file."""
+    path = find_srgb_profile()
+    if path is not None:
+        if not _is_rgb_profile(path):
+            raise MissingDependencyError(f"{path}: not an RGB ICC profile (DOSSIER_ICC or the ICC folders)", hint=ICC_HINT)
+        return path.read_bytes()
+    if level[0] != "1":
+        try:
+            from PIL import ImageCms
+
+            return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        except (ImportError, OSError):
+            pass
+    raise MissingDependencyError("no sRGB ICC profile found for the PDF/A OutputIntent", hint=ICC_HINT)
+
+
+def add_output_intent(pdf: pikepdf.Pdf, level: str = "2b") -> None:
+    icc = pikepdf.Stream(pdf, srgb_profile(level))
     icc.N = 3
     intent = pikepdf.Dictionary(
         Type=pikepdf.Name.OutputIntent,

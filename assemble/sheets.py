@@ -8,11 +8,12 @@ page per row, the last row as a range); the back sheet's 本卷情况说明 with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from dossier_station.assemble.canvas import Canvas
 from dossier_station.assemble.case import Case, CatalogueRow
 from dossier_station.assemble.fonts import CjkFont
+from dossier_station.core.errors import CaseFileError
 
 MARGIN = 48.0
 
@@ -23,6 +24,38 @@ class RowPages:
     first: int
     last: int
     continued: bool = False  # a document split across volumes
+
+
+FIELD_LABELS = {
+    "case_name": "案件名称", "case_number": "案件编号", "suspects": "犯罪嫌疑人", "filing_date": "立案时间",
+    "closing_date": "结案时间", "unit": "立卷单位", "compiler": "立卷人", "checker": "检查人",
+    "compiled_date": "立卷时间", "retention": "保管期限", "volume_title": "卷宗标题", "fonds_no": "全宗号",
+    "catalogue_no": "目录号", "file_no": "案卷号", "notes": "备考",
+}
+ROW_LABELS = {"doc_no": "文号", "author": "责任者", "title": "题名", "date": "日期", "remarks": "备注"}
+
+
+def check_case_text(font: CjkFont, case: Case) -> None:
+    """Every character of the cover, catalogue and back sheet has a glyph in an installed font.
+
+    A name or title that lost a character would be a wrong record, not a cosmetic flaw: stop
+    and name the character, its code point and the field, before any page is written.
+    """
+    where: list[tuple[str, str]] = [
+        (f"{FIELD_LABELS.get(f.name, f.name)} ({f.name})", getattr(case.fields, f.name))
+        for f in fields(case.fields)
+        if isinstance(getattr(case.fields, f.name), str)
+    ]
+    for row in case.rows:
+        where += [(f"catalogue row {row.seq}, {label} ({name})", str(getattr(row, name) or "")) for name, label in ROW_LABELS.items()]
+    for label, text in where:
+        for ch in text:
+            if ch.isspace() or not ch.isprintable() or font.has(ch):
+                continue
+            raise CaseFileError(
+                f"case file, {label}: the character {ch!r} (U+{ord(ch):04X}) is in no installed font, so it would be missing from the cover or catalogue",
+                hint="install a font that has it (CJK Extension B and later: apt-get install fonts-hanazono), or write the field without it",
+            )
 
 
 def cover(font: CjkFont, case: Case, volume_no: int, volume_count: int) -> bytes:

@@ -3,16 +3,15 @@
 Document pages place the encoded image unchanged with the page stage's matrix, then the
 invisible text layer (render mode 3, one string per line, horizontally scaled to the line's
 box so it lines up and no spaces appear between Han characters), then the stamped page number
-top-right as real text. Output is atomic: written to a temporary name, fsynced, renamed.
+top-right as real text. Output goes through :class:`dossier_station.core.files.AtomicOutput`:
+written to a hidden temporary, fsynced, reopened and checked (page count, trailer, every image
+poured in at its full length) and only then renamed — qpdf's exit status alone proves nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,20 +22,48 @@ from dossier_station.assemble.canvas import A4
 from dossier_station.assemble.case import Case, CatalogueRow
 from dossier_station.assemble.fonts import CjkFont
 from dossier_station.assemble.pdfa import add_attachments, add_output_intent, set_identity
-from dossier_station.core.errors import MissingDependencyError, OutputError
+from dossier_station.assemble.qpdf import update_from_json
+from dossier_station.core.errors import OutputError
+from dossier_station.core.files import AtomicOutput, discard
 from dossier_station.core.model import Attachment, PageSpec, VolumeResult
+from dossier_station.core.pdfcheck import check_pdf
 
 Document = tuple[CatalogueRow, list[PageSpec]]
+
+
+class Part(tuple):  # noqa: SLOT001
+    """A document's pages in one volume: unpacks as ``(row, pages)`` like a :data:`Document`,
+    and says ``continued`` when its earlier pages are in the volume before.
+
+    Kept apart from the row's own 备注 so that a remark which happens to contain "（续）" is
+    not taken for a continuation, and a continuation is marked once, not once per pass.
+    """
+
+    continued: bool
+
+    def __new__(cls, row: CatalogueRow, pages: list[PageSpec], continued: bool = False) -> Part:
+        part = super().__new__(cls, (row, pages))
+        part.continued = continued
+        return part
+
+    @property
+    def row(self) -> CatalogueRow:
+        return self[0]
+
+    @property
+    def pages(self) -> list[PageSpec]:
+        return self[1]
 NUMBER_SIZE = 14.0
 SPOOL_KEY = "/DossierSpoolImage"  # marks image placeholders between the two write passes
 
 
-def split_volumes(documents: list[Document], max_pages: int = 200) -> list[list[Document]]:
+def split_volumes(documents: list[Document], max_pages: int = 200) -> list[list[Part]]:
     """≤ ``max_pages`` numbered pages per volume, documents whole where possible.
 
-    A document longer than a volume is split; its later parts carry a "(续)" remark.
+    A document longer than a volume is split; its later parts are marked ``continued`` (the
+    catalogue then shows "（续）" in 备注, the row's own remark unchanged).
     """
-    volumes: list[list[Document]] = [[]]
+    volumes: list[list[Part]] = [[]]
     count = 0
     for row, pages in documents:
         if count and count + len(pages) > max_pages:
@@ -47,8 +74,7 @@ def split_volumes(documents: list[Document], max_pages: int = 200) -> list[list[
         while True:
             room = max_pages - count
             part, remaining = remaining[:room], remaining[room:]
-            r = row if first_part else replace(row, remarks=(row.remarks + "（续）").strip())
-            volumes[-1].append((r, part))
+            volumes[-1].append(Part(row, part, not first_part))
             count += len(part)
             first_part = False
             if not remaining:
@@ -65,11 +91,11 @@ def _text_layer(font: CjkFont, spec: PageSpec) -> list[str]:
         text = "".join(ch for ch in line.text if font.has(ch))
         natural = font.width(text, height)
         if not text or natural <= 0 or height <= 0:
-            font.encode(line.text)  # still count what is missing
+            list(font.runs(line.text))  # still count what is missing
             continue
         scale = 100.0 * (line.x1 - line.x0) / natural
         baseline = line.y0 + 0.12 * height
-        ops.append(f"BT 3 Tr {font.resource_name} {height:.2f} Tf {scale:.2f} Tz 1 0 0 1 {line.x0:.2f} {baseline:.2f} Tm {font.show(text)} Tj ET")
+        ops.append(f"BT 3 Tr {scale:.2f} Tz 1 0 0 1 {line.x0:.2f} {baseline:.2f} Tm {font.show(text, height)} ET")
     return ops
 
 
@@ -77,7 +103,7 @@ def _page_number(font: CjkFont, spec: PageSpec, number: int) -> str:
     s = str(number)
     x = spec.width_pt - 36 - font.width(s, NUMBER_SIZE)
     y = spec.height_pt - 36
-    return f"BT 0 Tr 0 g {font.resource_name} {NUMBER_SIZE:.1f} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm {font.show(s)} Tj ET"
+    return f"BT 0 Tr 0 g 1 0 0 1 {x:.2f} {y:.2f} Tm {font.show(s, NUMBER_SIZE)} ET"
 
 
 def _image_dict(spec: PageSpec) -> dict[str, object]:
@@ -109,8 +135,8 @@ def _placeholder(pdf: pikepdf.Pdf, spec: PageSpec, n: int) -> pikepdf.Object:
     return pdf.make_indirect(stream)
 
 
-def _page(pdf: pikepdf.Pdf, size: tuple[float, float], content: bytes, font_obj: pikepdf.Object, xobjects: dict | None = None) -> pikepdf.Page:
-    resources = pikepdf.Dictionary(Font=pikepdf.Dictionary({CjkFont.resource_name: font_obj}))
+def _page(pdf: pikepdf.Pdf, size: tuple[float, float], content: bytes, fonts: dict[str, pikepdf.Object], xobjects: dict | None = None) -> pikepdf.Page:
+    resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(fonts))
     if xobjects:
         resources.XObject = pikepdf.Dictionary(xobjects)
     page = pikepdf.Dictionary(
@@ -124,7 +150,7 @@ def _page(pdf: pikepdf.Pdf, size: tuple[float, float], content: bytes, font_obj:
 
 def write_volume(
     case: Case,
-    volume_docs: list[Document],
+    volume_docs: list[Part] | list[Document],
     volume_no: int,
     volume_count: int,
     out_path: Path,
@@ -132,14 +158,23 @@ def write_volume(
     pdfa: str = "2b",
     attachments: list[Attachment] | tuple[Attachment, ...] = (),
     blank_pages: int = 0,
+    output: AtomicOutput | None = None,
+    work_dir: Path | None = None,
 ) -> VolumeResult:
+    """Write one volume to ``out_path`` through ``output`` (an :class:`AtomicOutput`; one that
+    places at once when not given). A caller placing several files together passes its own
+    with ``place=False`` and reads the hash of the bytes on disk from ``output.result``.
+    ``work_dir`` holds the writer's scratch files (default: beside the temporary)."""
+    parts = [p if isinstance(p, Part) else Part(p[0], p[1]) for p in volume_docs]
+    volume_docs = [(p.row, p.pages) for p in parts]
     font = CjkFont()
+    sheets.check_case_text(font, case)
     # 1. Page numbers and the catalogue's 页号, from the pages actually present.
     row_pages: list[sheets.RowPages] = []
     n = 0
-    for row, pages in volume_docs:
-        row_pages.append(sheets.RowPages(row, n + 1, n + len(pages), "（续）" in row.remarks))
-        n += len(pages)
+    for part in parts:
+        row_pages.append(sheets.RowPages(part.row, n + 1, n + len(part.pages), part.continued))
+        n += len(part.pages)
     # 2. Every content stream first, so the font subset knows every character.
     cover = sheets.cover(font, case, volume_no, volume_count)
     catalogue = sheets.catalogue(font, case, row_pages, volume_no)
@@ -161,7 +196,7 @@ def write_volume(
 
     pdf = pikepdf.new()
     try:
-        font_obj = font.embed(pdf, cidset=pdfa == "1b")
+        font_obj = font.embed(pdf, cidset=pdfa == "1b")  # {resource: font}
         labels: list[object] = []
         outline: list[tuple[str, int]] = [("卷宗封面", 0)]
         pdf.pages.append(_page(pdf, A4, cover, font_obj))
@@ -194,28 +229,59 @@ def write_volume(
 
         f = case.fields
         title = f"{f.case_name or f.case_number} {f.volume_title} 第{volume_no}卷（共{volume_count}卷）".strip()
-        add_output_intent(pdf)
+        add_output_intent(pdf, pdfa)
         if attachments and pdfa == "3b":
             add_attachments(pdf, list(attachments), datetime.now(UTC))
         set_identity(pdf, pdfa, title, f.unit or f.compiler, f"{f.case_number} {f.case_name}".strip(), [f.case_number, f.case_name, f.suspects, f.volume_title])
-        _save_atomic(pdf, out_path, pdfa, images)
+        total = len(pdf.pages)
+        out = output or AtomicOutput(out_path)
+        out.verify = _volume_verifier(total, images)
+        with out as tmp:
+            _save(pdf, tmp, Path(work_dir) if work_dir else tmp.parent, pdfa, images, out_path)
     finally:
         pdf.close()
-    return VolumeResult(out_path, volume_no, volume_count, n, len(catalogue) + n + 2, [(rp.row.seq, rp.first, rp.last) for rp in row_pages], page_numbers)
+    return VolumeResult(out_path, volume_no, volume_count, n, total, [(rp.row.seq, rp.first, rp.last) for rp in row_pages], page_numbers)
 
 
-def _save_atomic(pdf: pikepdf.Pdf, out_path: Path, pdfa: str, images: list[PageSpec]) -> None:
-    """Write the volume without holding its images in memory, then rename into place.
+def _volume_verifier(total: int, images: list[PageSpec]):  # type: ignore[no-untyped-def]
+    """The verify step: the file reopens whole, with every page, and every image poured in.
+
+    A placeholder left in, or an image stream shorter than its file, means qpdf's write went
+    wrong whatever its exit status said.
+    """
+
+    def check(path: Path) -> None:
+        check_pdf(path, pages=total, what="dossier volume")
+        sizes = {}
+        with pikepdf.open(path) as pdf:
+            for page in pdf.pages:
+                xobjects = page.obj.get("/Resources", {}).get("/XObject", {})
+                im = xobjects.get("/Im0") if xobjects else None
+                if im is None:
+                    continue
+                if SPOOL_KEY in im:
+                    raise OutputError(f"{path}: an image was not written into the volume", hint="check free disk space; nothing was replaced")
+                sizes[len(sizes)] = int(im.get("/Length", -1))
+        if len(sizes) != len(images):
+            raise OutputError(f"{path}: {len(sizes)} page images in the volume, {len(images)} were written", hint="check free disk space; nothing was replaced")
+        for i, spec in enumerate(images):
+            if sizes[i] != spec.image.data_path.stat().st_size:
+                raise OutputError(f"{path}: the image of page {spec.key} was cut short", hint="check free disk space; nothing was replaced")
+
+    return check
+
+
+def _save(pdf: pikepdf.Pdf, tmp: Path, scratch: Path, pdfa: str, images: list[PageSpec], out_path: Path) -> None:
+    """Write the volume to ``tmp`` without holding its images in memory.
 
     pikepdf writes the structure with one-byte image placeholders; qpdf then replaces each
     placeholder's data with its image file (``--update-from-json``, ``datafile``) while it
-    writes, reading one image at a time — memory stays flat in the page count.
+    writes, reading one image at a time — memory stays flat in the page count. The scratch
+    files are hidden and carry the process id, so a rerun can clear those of a killed build.
     """
-    if shutil.which("qpdf") is None:
-        raise MissingDependencyError("qpdf is not installed (needed to write volumes)", hint="apt-get install qpdf")
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    skeleton = out_path.with_name(out_path.name + ".skeleton")
-    update = out_path.with_name(out_path.name + ".images.json")
+    pid = os.getpid()
+    skeleton = scratch / f".{out_path.name}.skeleton.{pid}.tmp"
+    update = scratch / f".{out_path.name}.images.{pid}.tmp"
     one_b = pdfa == "1b"
     try:
         pdf.save(
@@ -233,19 +299,16 @@ def _save_atomic(pdf: pikepdf.Pdf, out_path: Path, pdfa: str, images: list[PageS
                     objects[f"obj:{num} {gen} R"] = {"stream": {"datafile": str(spec.image.data_path.resolve()), "dict": _image_dict(spec)}}
         if len(objects) != len(images):
             raise OutputError(f"{out_path}: {len(images)} images to place, {len(objects)} placeholders found")
+        for spec in images:
+            if not spec.image.data_path.is_file():
+                raise OutputError(f"{out_path}: the image of page {spec.key} is missing ({spec.image.data_path})", hint="rerun the build")
         header = {"jsonversion": 2, "pushedinheritedpageresources": False, "calledgetallpages": False, "maxobjectid": 0}
         update.write_text(json.dumps({"qpdf": [header, objects]}))
-        cmd = ["qpdf", str(skeleton), f"--update-from-json={update}", "--newline-before-endstream",  # PDF/A: EOL before endstream
-               "--object-streams=" + ("disable" if one_b else "generate")]
-        cmd += ["--force-version=1.4"] if one_b else []
-        result = subprocess.run([*cmd, str(tmp)], capture_output=True, text=True)
+        result = update_from_json(skeleton, update, tmp, pdf_1_4=one_b)
         if result.returncode not in (0, 3):  # 3: warnings only
+            if "No space left" in result.stderr:
+                raise OSError(28, "No space left on device")
             raise OutputError(f"{out_path}: writing the images failed: {result.stderr.strip()}", hint="check the page images in the work folder")
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except OSError as exc:
-        raise OutputError(f"{out_path}: cannot write the dossier ({exc})", hint="check free space and permissions of the output folder") from None
     finally:
-        for leftover in (tmp, skeleton, update):
-            leftover.unlink(missing_ok=True)
+        discard(skeleton)
+        discard(update)

@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,62 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def temp_name(final: Path) -> Path:
-    """The hidden temporary beside ``final``: same folder (so rename is atomic), unique per process."""
-    return final.with_name(f".{final.name}.{os.getpid()}{TMP_SUFFIX}")
+def temp_name(final: Path, tmp_dir: Path | None = None) -> Path:
+    """The hidden temporary for ``final``: unique per process, on the same filesystem (so the
+    rename is atomic) — beside ``final``, or in ``tmp_dir`` (a build's own hidden work folder,
+    so that a killed build leaves one hidden folder, not files that look finished)."""
+    return (tmp_dir or final.parent) / f".{final.name}.{os.getpid()}{TMP_SUFFIX}"
+
+
+def pid_of_temporary(name: str) -> int | None:
+    """The process id in a temporary's name (``.x.pdf.<pid>.tmp``, ``.work-<pid>-…``), else None."""
+    if name.endswith(TMP_SUFFIX):
+        part = name[: -len(TMP_SUFFIX)].rpartition(".")[2]
+    elif name.startswith(".work-"):
+        part = name[len(".work-") :].partition("-")[0]
+    else:
+        return None
+    return int(part) if part.isdigit() else None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove hidden temporaries and work folders left in ``folder`` by processes that died
+    (SIGKILL, power loss). Call it while holding the folder's lock; returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith("."):
+            continue
+        pid = pid_of_temporary(entry.name)
+        if pid is None or pid == os.getpid() or process_alive(pid):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            discard(entry)
+        removed.append(entry)
+    return removed
+
+
+def disk_full(path: Path) -> bool:
+    """True when the filesystem holding ``path`` has (next to) no room left."""
+    try:
+        return shutil.disk_usage(path).free < 256 * 1024
+    except OSError:
+        return False
 
 
 def describe_os_error(exc: OSError, path: Path) -> OutputError | FileAccessError:
@@ -100,21 +154,23 @@ class AtomicOutput:
     """
 
     def __init__(
-        self, final: str | os.PathLike[str], *, verify: Callable[[Path], None] | None = None, place: bool = True
+        self,
+        final: str | os.PathLike[str],
+        *,
+        verify: Callable[[Path], None] | None = None,
+        place: bool = True,
+        tmp_dir: str | os.PathLike[str] | None = None,
+        make_parents: bool = True,
     ) -> None:
         self.final = Path(final)
-        self.tmp = temp_name(self.final)
+        self.tmp = temp_name(self.final, Path(tmp_dir) if tmp_dir else None)
         self.verify = verify
         self.place = place
+        self.make_parents = make_parents
         self.result: WrittenFile | None = None
 
     def __enter__(self) -> Path:
-        try:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise describe_os_error(exc, self.final.parent) from None
-        if self.final.is_dir():
-            raise FileAccessError(f"{self.final}: is a folder, not a file", hint="give a file name, not a folder")
+        check_writable_target(self.final, make_parents=self.make_parents)
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
         return self.tmp
@@ -138,10 +194,42 @@ class AtomicOutput:
         except OSError as exc:
             discard(self.tmp)
             raise describe_os_error(exc, self.final) from exc
+        except OutputError as exc:
+            # A short file on a full disk fails verification; say why while the temporary
+            # still holds the space it took.
+            full = disk_full(self.tmp.parent)
+            discard(self.tmp)
+            if full:
+                raise describe_os_error(OSError(errno.ENOSPC, "No space left on device"), self.final) from exc
+            raise
         except BaseException:
             discard(self.tmp)
             raise
         return False
+
+    def discard(self) -> None:
+        """Drop a verified temporary that will not be placed (``place=False``)."""
+        discard(self.tmp)
+
+
+def check_writable_target(final: Path, *, make_parents: bool = True) -> None:
+    """Refuse, before any work, a target that cannot be written: a folder where a file is
+    wanted, a parent that is a file, a missing parent (unless it may be made)."""
+    parent = final.parent
+    for p in (parent, *parent.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                raise FileAccessError(f"{final}: {p} is a file, not a folder", hint="choose a path inside an existing folder")
+            break
+    if not parent.is_dir():
+        if not make_parents:
+            raise FileAccessError(f"{final}: the folder {parent} does not exist", hint="create it first, or choose an existing folder")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise describe_os_error(exc, parent) from None
+    if final.is_dir():
+        raise FileAccessError(f"{final}: is a folder, not a file", hint="give a file name, not a folder")
 
 
 def _fsync_file(path: Path) -> None:
@@ -188,39 +276,108 @@ def write_json_atomic(final: str | os.PathLike[str], value: Any) -> WrittenFile:
 
 def copy_atomic(src: str | os.PathLike[str], final: str | os.PathLike[str], *, expected_sha256: str | None = None) -> WrittenFile:
     """Copy a file so the copy is whole and, when given, has the hash the journal names."""
-    out = AtomicOutput(final)
-    with out as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            fout.write(chunk)
+    out = copy_output(src, final, expected_sha256=expected_sha256, place=True)
     assert out.result is not None
-    if expected_sha256 and out.result.sha256 != expected_sha256:
-        discard(Path(final))
-        raise OutputError(
-            f"{final}: the copy's SHA-256 is not that of {src}",
-            hint="the source changed or the disk is failing; nothing was kept",
-        )
     return out.result
 
 
-def place_all(outputs: list[AtomicOutput]) -> None:
+def copy_output(
+    src: str | os.PathLike[str],
+    final: str | os.PathLike[str],
+    *,
+    expected_sha256: str | None = None,
+    place: bool = False,
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> AtomicOutput:
+    """Copy ``src`` to a verified temporary for ``final`` (placed at once if ``place``).
+
+    With ``expected_sha256`` the copy must hash to it — the bytes kept are the bytes that were
+    hashed as evidence, even if the source was changed since — or nothing is kept.
+    """
+
+    def check(tmp: Path) -> None:
+        if expected_sha256 and sha256_file(tmp) != expected_sha256:
+            raise OutputError(
+                f"{final}: the copy's SHA-256 is not that of {src} when it was checked",
+                hint="the source was changed during the build, or the disk is failing; nothing was kept",
+            )
+
+    out = AtomicOutput(final, verify=check, place=place, tmp_dir=tmp_dir)
+    with out as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+        while chunk := fin.read(CHUNK):
+            fout.write(chunk)
+    return out
+
+
+class Placement:
+    """A set of files just put in place, that can still be taken back (:meth:`undo`) —
+    e.g. when the journal refuses the record that must accompany them — until :meth:`commit`.
+
+    Files they replaced are kept as hidden hard links meanwhile, so undo restores them.
+    """
+
+    def __init__(self, outputs: list[AtomicOutput]) -> None:
+        self.outputs = outputs
+        self.placed: list[tuple[AtomicOutput, Path | None]] = []
+
+    def _place(self) -> None:
+        try:
+            for out in self.outputs:
+                backup = None
+                if out.final.exists():
+                    backup = out.tmp.with_name(out.tmp.name + ".old")
+                    discard(backup)
+                    os.link(out.final, backup)
+                try:
+                    os.replace(out.tmp, out.final)
+                except OSError:
+                    if backup is not None:
+                        discard(backup)
+                    raise
+                self.placed.append((out, backup))
+            for parent in {o.final.parent for o in self.outputs}:
+                fsync_dir(parent)
+        except OSError as exc:
+            failed = self.outputs[len(self.placed)].final
+            self.undo()
+            raise describe_os_error(exc, failed) from exc
+
+    def undo(self) -> None:
+        """Put back what was there before (or nothing), newest first; drop every temporary."""
+        for out, backup in reversed(self.placed):
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.replace(backup, out.final)
+            else:
+                discard(out.final)
+        self.placed = []
+        for out in self.outputs:
+            discard(out.tmp)
+        for parent in {o.final.parent for o in self.outputs}:
+            fsync_dir(parent)
+
+    def commit(self) -> None:
+        """The placing stands: forget the replaced files."""
+        for _, backup in self.placed:
+            if backup is not None:
+                discard(backup)
+        self.placed = []
+
+
+def place_all(outputs: list[AtomicOutput], *, hold: bool = False) -> Placement:
     """Rename a set of verified temporaries (``place=False``) into place together.
 
     A build's volumes appear together or not at all: every file was written and verified before
-    the first rename, and if a rename fails the ones already placed are rolled back.
+    the first rename, and if a rename fails the ones already placed are rolled back (the files
+    they replaced restored). ``hold=True`` returns the placement uncommitted, for the caller to
+    :meth:`Placement.commit` or :meth:`Placement.undo` once the journal has (or has not)
+    recorded it. Put the file that marks completion (the report) last.
     """
-    placed: list[AtomicOutput] = []
-    try:
-        for out in outputs:
-            os.replace(out.tmp, out.final)
-            placed.append(out)
-        for parent in {o.final.parent for o in outputs}:
-            fsync_dir(parent)
-    except OSError as exc:
-        for out in placed:
-            discard(out.final)
-        for out in outputs:
-            discard(out.tmp)
-        raise describe_os_error(exc, outputs[len(placed)].final) from exc
+    placement = Placement(outputs)
+    placement._place()
+    if not hold:
+        placement.commit()
+    return placement
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dossier_station.core.errors import BusyError, FileAccessError
+from dossier_station.core.files import describe_os_error
 
 LOCK_NAME = ".dossier.lock"
 
@@ -30,6 +31,16 @@ def _holder(lock_path: Path) -> str:
     return f"{info.get('what', 'a job')} by process {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('since', '?')}"
 
 
+def check_output_folder(folder: Path) -> None:
+    """Refuse an output folder that is a file, or lies under one, with a clear error."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            if not p.is_dir():
+                where = "is a file" if p == folder else f"lies under {p}, which is a file"
+                raise FileAccessError(f"{folder}: {where}, not a folder", hint="-o/--output names a folder to put the dossier in")
+            return
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike[str], what: str, *, wait: float = 0.0) -> Iterator[Path]:
     """Hold the folder's lock for the block; raise :class:`BusyError` naming the holder if taken.
@@ -37,12 +48,13 @@ def folder_lock(folder: str | os.PathLike[str], what: str, *, wait: float = 0.0)
     ``wait`` seconds are spent retrying before giving up (0 = fail at once).
     """
     folder = Path(folder)
+    check_output_folder(folder)
+    lock_path = folder / LOCK_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock_path = folder / LOCK_NAME
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise FileAccessError(f"{folder}: cannot use this folder ({exc.strerror})", hint="check that it is a writable folder") from None
+        raise describe_os_error(exc, folder) from None
     deadline = time.monotonic() + wait
     acquired = False
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -41,13 +40,14 @@ def _checks() -> list[tuple[str, str | None, str]]:
         rows.append(("tesseract + chi_sim", None, exc.hint or ""))
     rows.append(("OCR engines", ", ".join(sorted(available_engines())), ""))
     from dossier_station.assemble.fonts import find_font
-    from dossier_station.assemble.pdfa import ICC_CANDIDATES
+    from dossier_station.assemble.pdfa import find_srgb_profile
 
     try:
         rows.append(("CJK font", str(find_font()[0]), ""))
     except DossierError as exc:
         rows.append(("CJK font", None, exc.hint or "apt-get install fonts-arphic-uming"))
-    icc = next((p for p in ICC_CANDIDATES if Path(p).exists()), None)
+    icc = find_srgb_profile()
+    icc = str(icc) if icc else None
     rows.append(("sRGB ICC profile (PDF/A)", icc, "apt-get install icc-profiles-free"))
     rows.append(("qpdf", _version(["qpdf", "--version"]), "apt-get install qpdf"))
     rows.append(("poppler (pdftotext)", _version(["pdftotext", "-v"]), "apt-get install poppler-utils"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pikepdf
@@ -12,7 +13,7 @@ from assemble_helpers import spec_from_sample
 
 from dossier_station.assemble.case import Case, CaseFields, CatalogueRow
 from dossier_station.assemble.writer import split_volumes, write_volume
-from dossier_station.core.errors import OutputError
+from dossier_station.core.errors import CaseFileError, OutputError
 
 PREFLIGHT_CP = ":".join(
     f"/usr/share/java/{j}.jar"
@@ -41,6 +42,7 @@ def _labels(pdf_path: Path) -> list[str]:
 
 def test_pdfa_1b_build_passes_pdfbox_preflight(tmp_path, sample_dir):
     docs = _docs(sample_dir, [2, 1])
+    docs[0] = (replace(docs[0][0], author="𠮷野"), docs[0][1])  # a fallback face (CIDSet, ToUnicode) too
     out = tmp_path / "v.pdf"
     write_volume(_case([r for r, _ in docs]), docs, 1, 1, out, pdfa="1b")
     result = subprocess.run(
@@ -85,7 +87,34 @@ def test_a_document_longer_than_a_volume_continues_in_the_next(sample_dir):
     docs = _docs(sample_dir, [5])
     volumes = split_volumes(docs, max_pages=3)
     assert [len(v[0][1]) for v in volumes] == [3, 2]
-    assert volumes[1][0][0].seq == 1 and "续" in volumes[1][0][0].remarks
+    assert volumes[1][0].row.seq == 1 and volumes[1][0].continued and not volumes[0][0].continued
+    assert volumes[1][0].row.remarks == ""  # the row's own remark is left as written
+
+
+def _catalogue_text(pdf_path: Path) -> str:
+    return subprocess.run(["pdftotext", "-f", "2", "-l", "2", "-layout", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_split_document_is_marked_continued_once_in_the_next_volume(tmp_path, sample_dir):
+    docs = [(replace(docs_row, remarks="原件"), pages) for docs_row, pages in _docs(sample_dir, [3])]
+    volumes = split_volumes(docs, max_pages=2)
+    case = _case([docs[0][0]])
+    out = tmp_path / "v2.pdf"
+    write_volume(case, volumes[1], 2, 2, out)
+    text = _catalogue_text(out).replace(" ", "").replace("\n", "")
+    assert text.count("续") == 1 and "原件（续）" in text
+    back = subprocess.run(["pdftotext", "-l", "99", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "跨卷" in back
+
+
+def test_a_remark_containing_xu_is_not_taken_for_a_continuation(tmp_path, sample_dir):
+    row, pages = _docs(sample_dir, [1])[0]
+    row = replace(row, remarks="见前卷（续）")
+    out = tmp_path / "v.pdf"
+    write_volume(_case([row]), [(row, pages)], 1, 1, out)
+    assert _catalogue_text(out).count("续") == 1  # the remark itself, nothing added
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "跨卷" not in text
 
 
 def test_long_catalogue_runs_over_several_pages_with_header_repeated(tmp_path, sample_dir):
@@ -199,9 +228,33 @@ def test_memory_stays_flat_as_a_volume_grows(tmp_path):
     assert peaks[1] - peaks[0] < 30, peaks  # …but were not held in memory (120 MB of images)
 
 
-def test_characters_missing_from_the_font_are_dropped_not_fatal(tmp_path, sample_dir):
+def test_rare_characters_in_names_appear_on_cover_and_catalogue(tmp_path, sample_dir):
+    """𠮷 (U+20BB7, CJK Extension B) is not in the main font: it comes from a fallback face."""
+    row, pages = _docs(sample_dir, [1])[0]
+    row = replace(row, title="𠮷田的询问笔录", author="𠮷野")
+    case = Case(CaseFields(case_name="𠮷野案", case_number="（2024）测001号", suspects="𠮷野 㐀"), [row])
+    out = tmp_path / "v.pdf"
+    write_volume(case, [(row, pages)], 1, 1, out)
+    cover = subprocess.run(["pdftotext", "-l", "1", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "𠮷野案" in cover and "𠮷野 㐀" in cover
+    assert "𠮷田的询问笔录" in _catalogue_text(out)
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    assert fonts.count("CID TrueType") == 2  # the main face and one fallback, both embedded
+
+
+def test_a_character_in_no_installed_font_stops_with_the_field_named(tmp_path, sample_dir):
+    row, pages = _docs(sample_dir, [1])[0]
+    case = Case(CaseFields(case_name="测试案", suspects="张\U00030000"), [row])
+    with pytest.raises(CaseFileError) as err:
+        write_volume(case, [(row, pages)], 1, 1, tmp_path / "v.pdf")
+    assert "U+30000" in str(err.value) and "犯罪嫌疑人" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ocr_text_the_fonts_lack_is_counted_not_fatal():
     from dossier_station.assemble.fonts import CjkFont
 
     font = CjkFont()
-    assert font.encode("法\U0001f600院") == "法院".encode("utf-16-be")
-    assert font.missing == 1
+    ops = font.show("法\U00030000院", 12)
+    assert font.missing == 1 and "\U00030000" in font.missing_chars
+    assert "<6CD59662>" in ops  # 法院 as CID = code point in the main face
