@@ -10,8 +10,6 @@ continues numbering after the last page, so each page is in the batch exactly on
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,9 +22,11 @@ from dossier_station.core.errors import (
     DeviceNotFoundError,
     InputFileError,
 )
+from dossier_station.core.files import write_json_atomic
+from dossier_station.core.formats.batch import BATCH_FORMAT, read_batch_manifest
 from dossier_station.devices.scanner import FAULTS, ScanSettings, ScanWorker
 
-FORMAT = "dossier-batch/1"
+FORMAT = BATCH_FORMAT
 MIN_DPI = 200  # DA/T 31-2017 §9.4
 OCR_DPI = 300
 REFEED_DIFF = 2.0  # mean grey difference of 8×8 fingerprints below which two pages look identical
@@ -41,15 +41,6 @@ class ScanOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class BatchFolder:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -59,6 +50,8 @@ class BatchFolder:
     @classmethod
     def create(cls, path: Path, settings: ScanSettings) -> BatchFolder:
         b = cls(path)
+        if b.path.exists() and not b.path.is_dir():
+            raise BadArgsError(f"{path}: is a file, not a folder", hint="give a new folder for the batch: dossier scan --batch DIR")
         if b.manifest_path.exists():
             raise BadArgsError(f"{path} already holds a batch", hint=f"continue it with: dossier scan --resume {path}")
         for sub in ("pages", "thumbs"):
@@ -78,17 +71,15 @@ class BatchFolder:
 
     @classmethod
     def open(cls, path: Path) -> BatchFolder:
+        """An existing batch, its batch.json checked against the one model (core/formats/batch)."""
         b = cls(path)
-        try:
-            b.data = json.loads(b.manifest_path.read_text("utf-8"))
-        except FileNotFoundError:
-            raise InputFileError(f"{path}: no batch.json — not a batch folder", hint="start a batch with: dossier scan --batch DIR") from None
-        if b.data.get("format") != FORMAT:
-            raise InputFileError(f"{b.manifest_path}: unknown format {b.data.get('format')!r}")
+        if Path(path).exists() and not Path(path).is_dir():
+            raise InputFileError(f"{path}: is a file, not a batch folder", hint="give the folder `dossier scan --batch` made")
+        _, b.data = read_batch_manifest(b.path)
         return b
 
     def save(self) -> None:
-        _atomic_json(self.manifest_path, self.data)
+        write_json_atomic(self.manifest_path, self.data)
 
     @property
     def pages(self) -> list[dict[str, Any]]:
@@ -139,6 +130,14 @@ class BatchFolder:
         self.save()
 
 
+def batch_state(reason: str, pages: int) -> str:
+    """Only a scan that ended normally with pages is complete; a failed or empty one never is,
+    so it cannot be built by mistake as if it were a finished batch."""
+    if reason == "failed":
+        return "failed"
+    return "complete" if reason == "end" and pages > 0 else "stopped"
+
+
 def dat31_warnings(settings: ScanSettings, profile_mode: str | None = None) -> list[str]:
     """DA/T 31-2017 checks at capture: resolution, colour, one format per batch."""
     out = []
@@ -181,6 +180,7 @@ def run_scan(
     batch.data["sessions"].append(session)
     batch.save()
     worker = ScanWorker(settings, batch.path, batch.next_seq(), max_pages=max_pages, schedule=schedule, timeout=timeout)
+    failed = True  # until the message loop ends normally: an exception leaves the batch "failed"
     try:
         for msg in worker.messages():
             kind = msg[0]
@@ -208,7 +208,9 @@ def run_scan(
                 raise BadArgsError(msg[1], hint=msg[2])
             elif kind == "error":
                 raise DeviceError(f"scanner error: {msg[1]}", hint=f"pages so far are kept; continue with: dossier scan --resume {batch.path}")
+        failed = False
     except KeyboardInterrupt:
+        failed = False
         outcome.reason = "interrupted"
         outcome.message = "stopped by the operator"
     finally:
@@ -216,8 +218,81 @@ def run_scan(
         adopted = batch.adopt_unlisted()  # pages on disk whose report had not arrived yet
         outcome.warnings += adopted
         session["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if failed:
+            outcome.reason = "failed"
         session["reason"] = outcome.reason
         session["pages"] = len(outcome.added)
-        batch.data["state"] = "complete" if outcome.reason == "end" else "stopped"
+        batch.data["state"] = batch_state(outcome.reason, len(batch.pages))
         batch.save()
     return outcome
+
+
+@dataclass
+class BatchPlan:
+    """What a build takes from a batch: every captured page is in ``pages`` or in ``set_aside``."""
+
+    pages: list[dict[str, Any]]  # dossier pages in binding order: seq, file, sha256 …
+    documents: list[dict[str, Any]] | None  # [{row, pages: [index into pages]}] from separators
+    set_aside: list[dict[str, Any]]  # [{seq, file, reason}]: never silently dropped
+    separator_cases: list[str]  # case numbers the separator sheets carry
+    state: str
+
+
+def _aside(page: Any, reason: str) -> dict[str, Any]:
+    return {"seq": page.seq, "file": page.file, "reason": reason}
+
+
+def plan_build(folder: Path) -> BatchPlan:
+    """Account for every captured page before a build, whatever batch.json's split says.
+
+    A page file in ``pages/`` that batch.json does not list stops the build (a crashed session:
+    ``--resume`` adopts it); a page named by no document is set aside with its reason; a split
+    naming pages the batch lacks, or one page twice, is an error; zero pages to build is an error.
+    """
+    folder = Path(folder)
+    manifest, _ = read_batch_manifest(folder)
+    where = str(folder / "batch.json")
+    listed = {p.file for p in manifest.pages}
+    on_disk = sorted(f"pages/{f.name}" for f in (folder / "pages").glob("*") if f.is_file() and not f.name.startswith("."))
+    unlisted = [f for f in on_disk if f not in listed]
+    if unlisted:
+        raise InputFileError(
+            f"{folder}: {len(unlisted)} captured page file(s) are not in batch.json: {', '.join(unlisted[:5])}" + (" …" if len(unlisted) > 5 else ""),
+            hint=f"a scan was cut short: run  dossier scan --resume {folder}  to adopt them, then build",
+        )
+    by_seq = {p.seq: p for p in manifest.pages}
+    claimed: dict[int, int] = {}
+    docs = manifest.documents or []
+    for n, d in enumerate(docs, start=1):
+        for s in d.pages:
+            page = by_seq.get(s)
+            if page is None:
+                raise InputFileError(f"{where}: documents #{n} (row {d.row}) names page {s}, which the batch does not have", hint="restore batch.json, or run dossier scan --resume to classify the batch again")
+            if s in claimed:
+                raise InputFileError(f"{where}: page {s} is in documents #{claimed[s] + 1} and #{n}", hint="each page belongs to one document: restore batch.json")
+            if page.role != "page":
+                raise InputFileError(f"{where}: documents #{n} (row {d.row}) names page {s}, a {page.role} sheet", hint="restore batch.json")
+            claimed[s] = n - 1
+    separators = [p.seq for p in manifest.pages if p.role == "separator"]
+    pages: list[dict[str, Any]] = []
+    set_aside: list[dict[str, Any]] = []
+    for p in sorted(manifest.pages, key=lambda p: (p.order or p.seq, p.seq)):
+        if p.role == "separator":
+            set_aside.append(_aside(p, f"separator sheet (row {p.separator_row})" if p.separator_row else "separator sheet"))
+        elif p.role == "blank":
+            set_aside.append(_aside(p, "blank back of a duplex sheet"))
+        elif docs and p.seq not in claimed:
+            before = not separators or p.seq < min(separators)
+            set_aside.append(_aside(p, "scanned before the first separator sheet: belongs to no catalogue row" if before else "follows no separator sheet in batch.json's documents"))
+        else:
+            pages.append(p.model_dump(mode="json"))
+    if not pages:
+        what = f"all {len(manifest.pages)} captured pages are set aside" if manifest.pages else "it holds no pages"
+        raise InputFileError(
+            f"{folder}: nothing to build — {what} (batch state: {manifest.state})",
+            hint=f"scan the documents into it: dossier scan --resume {folder}",
+        )
+    index = {p["seq"]: i for i, p in enumerate(pages)}
+    documents = [{"row": d.row, "pages": [index[s] for s in d.pages]} for d in docs] or None
+    cases = sorted({p.separator_case for p in manifest.pages if p.role == "separator" and p.separator_case})
+    return BatchPlan(pages, documents, set_aside, cases, manifest.state)

@@ -54,7 +54,7 @@ def read_separator(image: Image.Image, dpi: float = 300.0) -> Separator | None:
 
 def split_documents(pages: list[dict[str, Any]], separators: dict[int, Separator]) -> list[dict[str, Any]]:
     """``documents`` for batch.json: [{row, pages: [seq…]}] from the separator positions."""
-    docs: list[dict[str, Any]] = []
+    docs: list[dict[str, Any]] = []  # pages before the first sheet: see unassigned_pages
     for page in pages:
         seq = page["seq"]
         if seq in separators:
@@ -65,8 +65,36 @@ def split_documents(pages: list[dict[str, Any]], separators: dict[int, Separator
     return docs
 
 
-def check_against_case(documents: list[dict[str, Any]], case: Any, where: str) -> None:
-    """Each catalogue row once, in the catalogue, with its page count when the case gives one."""
+def unassigned_pages(pages: list[dict[str, Any]], documents: list[dict[str, Any]]) -> list[int]:
+    """Seqs of dossier pages that no separator claims — those scanned before the first sheet.
+
+    They are kept (raw pages are evidence) and reported; the build sets them aside by name.
+    """
+    claimed = {s for d in documents for s in d["pages"]}
+    return [p["seq"] for p in pages if p.get("role", "page") == "page" and p["seq"] not in claimed]
+
+
+def case_label(case: Any) -> str:
+    """What a separator sheet printed for this case carries (see :func:`separator_pdf`)."""
+    return str(case.fields.case_number or case.fields.case_name)
+
+
+def check_separator_cases(separator_cases: Any, case: Any, where: str) -> None:
+    """A sheet printed for another case means another case's pages are in this batch: refuse."""
+    mine = case_label(case)
+    foreign = sorted({c for c in separator_cases if c and c != mine})
+    if foreign:
+        raise CaseFileError(
+            f"{where}: a separator sheet carries case {foreign[0]!r}, but this is case {mine!r}"
+            + (f" (and {len(foreign) - 1} more other cases)" if len(foreign) > 1 else ""),
+            hint="another case's documents are in this batch: take them out and rescan, or build with that case's file",
+        )
+
+
+def check_against_case(documents: list[dict[str, Any]], case: Any, where: str, separator_cases: Any = ()) -> None:
+    """Each catalogue row once, in the catalogue, with its page count when the case gives one;
+    no sheet printed for another case."""
+    check_separator_cases(separator_cases, case, where)
     rows = {r.seq: r for r in case.rows}
     seen: set[int] = set()
     for d in documents:
@@ -106,8 +134,17 @@ def sheet_image(case_number: str, row: int, title: str, dpi: int = 150) -> Image
     return page
 
 
+def rows_for_documents(documents: list[dict[str, Any]], case: Any, where: str, separator_cases: Any = ()) -> list[tuple[Any, list[int]]]:
+    """At build time, whatever batch.json says: the split is checked again against the case —
+    every catalogue row present once, no unknown row, no other case's sheet, page counts agree —
+    and each row gets its pages (indices into the build's page list)."""
+    check_against_case(documents, case, where, separator_cases)
+    rows = {r.seq: r for r in case.rows}
+    return [(rows[d["row"]], list(d["pages"])) for d in documents]
+
+
 def separator_pdf(case: Any, out: Path) -> int:
-    images = [sheet_image(case.fields.case_number or case.fields.case_name, r.seq, r.title) for r in case.rows]
+    images = [sheet_image(case_label(case), r.seq, r.title) for r in case.rows]
     buf = io.BytesIO()
     images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=150.0)
     tmp = out.with_name(out.name + ".tmp")

@@ -133,6 +133,8 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
     counts = classify_pages(BatchFolder.open(target), case)
     if counts["separators"] or counts["blank_backs"]:
         console.print(f"{counts['separators']} separator sheets, {counts['blank_backs']} blank backs set aside")
+    if counts.get("unassigned"):
+        console.print(f"[yellow]warning:[/] {counts['unassigned']} pages were scanned before the first separator sheet: kept in the batch, set aside at build (rescan them behind their separator)")
     if build_case:
         from dossier_station.station.build_console import run_build
 

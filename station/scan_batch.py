@@ -17,6 +17,7 @@ from dossier_station.capture.separators import (
     check_against_case,
     read_separator,
     split_documents,
+    unassigned_pages,
 )
 from dossier_station.core.errors import BadArgsError
 from dossier_station.ocr.blank import detect_blank
@@ -47,8 +48,10 @@ def classify_pages(batch: BatchFolder, case: Any | None = None) -> dict[str, int
         page["classified"] = True
     if separators:
         batch.data["documents"] = split_documents(batch.pages, separators)
+        batch.data["unassigned"] = unassigned_pages(batch.pages, batch.data["documents"])  # kept, reported
+        counts["unassigned"] = len(batch.data["unassigned"])
         if case is not None:
-            check_against_case(batch.data["documents"], case, str(batch.manifest_path))
+            check_against_case(batch.data["documents"], case, str(batch.manifest_path), [s.case_number for s in separators.values()])
     batch.save()
     return counts
 
