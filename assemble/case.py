@@ -25,6 +25,17 @@ from dossier_station.core.formats.case_file import (
 )
 
 
+def _aliases(model: type) -> dict[str, tuple[str, ...]]:
+    return {name: tuple(c for c in info.validation_alias.choices if c != name)  # type: ignore[union-attr]
+            for name, info in model.model_fields.items()}
+
+
+# field name → its Chinese names (the first is the form's label), from the one model
+FIELD_KEYS = _aliases(CaseFieldsModel)
+ROW_KEYS = _aliases(RowModel)
+DATE_FIELDS = ("filing_date", "closing_date", "compiled_date")
+
+
 @dataclass(frozen=True)
 class CaseFields:
     case_name: str = ""

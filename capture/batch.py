@@ -281,6 +281,8 @@ def plan_build(folder: Path) -> BatchPlan:
             set_aside.append(_aside(p, f"separator sheet (row {p.separator_row})" if p.separator_row else "separator sheet"))
         elif p.role == "blank":
             set_aside.append(_aside(p, "blank back of a duplex sheet"))
+        elif p.role == "aside":
+            set_aside.append(_aside(p, "set aside by the clerk"))
         elif docs and p.seq not in claimed:
             before = not separators or p.seq < min(separators)
             set_aside.append(_aside(p, "scanned before the first separator sheet: belongs to no catalogue row" if before else "follows no separator sheet in batch.json's documents"))

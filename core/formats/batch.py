@@ -5,6 +5,9 @@ build, by ``--resume`` and by other systems that produce batches; it may have be
 hand or cut short by a full disk. Reading it through one strict model means a missing key, a
 page without a SHA-256, a page file outside the batch or a seq used twice is one clear error
 naming batch.json and the page — never a KeyError half-way through a build.
+
+Adding a key to batch.json means adding it here (unknown keys are refused, with the nearest
+known name, so a misspelt key is never silently ignored).
 """
 
 from __future__ import annotations
@@ -58,13 +61,15 @@ class BatchPage(BaseModel):
     time: str = ""
     thumb: str = ""
     fingerprint: list[int] = Field(default_factory=list, description="8×8 grey thumbnail for re-feed checks")
-    role: Literal["page", "separator", "blank"] = "page"
+    role: Literal["page", "separator", "blank", "aside"] = Field("page", description="aside: set aside by the clerk (check screen)")
     flags: list[str] = Field(default_factory=list)
     order: int | None = Field(None, ge=1, description="binding order when it differs from seq (manual duplex)")
     classified: bool = False
     separator_row: int | None = Field(None, ge=0)
     separator_case: str | None = None
     ink_ratio: float | None = Field(None, ge=0)
+    rotate: Literal[0, 90, 180, 270] = Field(0, description="quarter turns the clerk asked for (check screen)")
+    uploaded_as: str = Field("", description="original file name of an uploaded page")
 
 
 class BatchDocument(BaseModel):
@@ -103,6 +108,9 @@ class BatchManifest(BaseModel):
     documents: list[BatchDocument] | None = None
     unassigned: list[int] | None = Field(None, description="seqs of pages that follow no separator sheet")
     duplex: Literal["manual"] | None = None
+    title: str | None = None
+    catalogue: dict[str, Any] | None = Field(None, description="the catalogue form as the clerk last saved it (browser)")
+    edits: list[dict[str, Any]] = Field(default_factory=list, description="check-screen edits: time, operator, action, page …")
 
     @model_validator(mode="after")
     def _seqs_once(self) -> BatchManifest:
