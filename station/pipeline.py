@@ -8,9 +8,6 @@ and writes each output atomically: a failed build leaves no half-written dossier
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,7 +108,8 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
             _check_batch_hashes(sources, plan.pages)
             return _Inputs(sources, case, plan.documents, inputs.name, plan.set_aside, plan.separator_cases)
         else:
-            files = list_input_files(inputs)
+            # the case file may lie among its pages (a hot-folder job folder): it is not a page
+            files = [f for f in list_input_files(inputs) if case is None or f.resolve() != case.resolve()]
             if not files:
                 raise InputFileError(f"{inputs}: the folder holds no files", hint="put the scanned pages in it")
             sources = scan_inputs(files)
@@ -147,15 +145,6 @@ def _safe_name(text: str) -> str:
     return "".join("_" if c in bad else c for c in text).strip() or "dossier"
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def build_dossier(
     inputs: Path,
     case: Path | None,
@@ -176,16 +165,20 @@ def build_dossier(
     from dossier_station.core.model import Attachment
     case_model = load_case(resolved.case_path) if resolved.case_path else default_case(resolved.label, len(resolved.sources))
     row_indices = _row_indices(case_model, resolved)  # case errors before minutes of OCR
-    out_dir.mkdir(parents=True, exist_ok=True)
     jobs = opts.jobs or default_jobs()
     from dossier_station.station.cluster import page_executor
 
     executor = page_executor(profile, opts.broker, opts.fallback)  # None: this machine's cores
-    if on_start:
-        on_start(len(resolved.sources))
-    with tempfile.TemporaryDirectory(prefix=".work-", dir=out_dir) as work_name:
-        work = Path(work_name)
+    from dossier_station.station.build_outputs import BuildSession
+
+    # -o checked, folder locked, a killed build's leftovers cleared, journal checked: before OCR
+    page_folders = {s.path.parent for s in resolved.sources} if Path(inputs).is_dir() or Path(inputs).suffix.lower() in CASE_SUFFIXES else set()
+    with BuildSession(out_dir, page_folders=page_folders) as session:
+        if on_start:
+            on_start(len(resolved.sources))
+        work = session.work
         outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor))
+        session.embed_hashed_bytes(outcomes)  # the bytes embedded are the bytes hashed
         documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]
         row_blanks = {row.seq: sum(outcomes[i].blank for i in idx) for row, idx in row_indices}
         volumes = split_volumes(documents, max_pages=opts.max_pages)
@@ -204,47 +197,44 @@ def build_dossier(
         for n, vol in enumerate(volumes, start=1):
             name = f"{stem}.pdf" if len(volumes) == 1 else f"{stem}-第{n}卷.pdf"
             blanks = sum(row_blanks.pop(row.seq, 0) for row, _ in vol)  # counted in a row's first volume
-            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments, blank_pages=blanks)
+            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments,
+                                  blank_pages=blanks, output=session.output(out_dir / name), work_dir=work)
             paths.append(result.path)
             results.append(result)
-    elapsed = time.perf_counter() - started
-    report["volumes"] = [
-        {
-            "file": r.path.name,
-            "sha256": _sha256(r.path),
-            "volume": r.volume_no,
-            "numbered_pages": r.numbered_pages,
-            "total_pages": r.total_pages,
-            "rows": [{"seq": s, "first": a, "last": b} for s, a, b in r.row_pages],
-        }
-        for r in results
-    ]
-    page_no = {key: (r.volume_no, num) for r in results for key, num in r.page_numbers}
-    for rec in report["pages"]:
-        vol, num = page_no.get(rec["key"], (None, None))
-        rec["volume"], rec["page_number"] = vol, num
-    report["qc"] = quality_checks(outcomes, row_indices)
-    report["seconds"] = round(elapsed, 2)
-    report["pages_per_minute"] = round(len(outcomes) / elapsed * 60, 1) if elapsed else None
-    report_path = out_dir / f"{stem}.report.json"
-    _fsync_write(report_path, json.dumps(report, ensure_ascii=False, indent=1).encode())
-    _set_aside_blanks(outcomes, out_dir)
-    _journal_build(report, paths, report_path, resolved)
+        elapsed = time.perf_counter() - started
+        report["volumes"] = [
+            {
+                "file": r.path.name,
+                "sha256": session.sha256(r.path),  # of the verified bytes that are put in place
+                "volume": r.volume_no,
+                "numbered_pages": r.numbered_pages,
+                "total_pages": r.total_pages,
+                "rows": [{"seq": s, "first": a, "last": b} for s, a, b in r.row_pages],
+            }
+            for r in results
+        ]
+        page_no = {key: (r.volume_no, num) for r in results for key, num in r.page_numbers}
+        for rec in report["pages"]:
+            vol, num = page_no.get(rec["key"], (None, None))
+            rec["volume"], rec["page_number"] = vol, num
+        report["qc"] = quality_checks(outcomes, row_indices)
+        report["seconds"] = round(elapsed, 2)
+        report["pages_per_minute"] = round(len(outcomes) / elapsed * 60, 1) if elapsed else None
+        report_path = out_dir / f"{stem}.report.json"
+        _set_aside_blanks(outcomes, out_dir, session)
+        session.write_report(report_path, report)
+        session.commit(_journal_events(report, paths, report_path, resolved))  # intent → place → done
     return BuildResult(paths, report_path, report, outcomes)
 
 
-def _journal_build(report: dict[str, Any], paths: list[Path], report_path: Path, inputs: _Inputs) -> None:
+def _journal_events(report: dict[str, Any], paths: list[Path], report_path: Path, inputs: _Inputs) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     """One custody-log entry per volume: its hash, and the hashes of the pages it was built from."""
-    from dossier_station.core.journal import Journal
-
     pages = [{"key": p["key"], "sha256": p["sha256"], "page_number": p["page_number"], "blank": p["blank"]} for p in report["pages"]]
-    with Journal() as journal:
-        for path, vol in zip(paths, report["volumes"], strict=True):
-            journal.record(
-                "build", str(path.resolve()), vol["sha256"],
-                case_file=str(inputs.case_path) if inputs.case_path else None,
-                report=str(report_path.resolve()), volume=vol["volume"], pages=pages,
-            )
+    return [
+        ("build", str(path.resolve()), vol["sha256"],
+         {"case_file": str(inputs.case_path) if inputs.case_path else None, "report": str(report_path.resolve()), "volume": vol["volume"], "pages": pages})
+        for path, vol in zip(paths, report["volumes"], strict=True)
+    ]
 
 
 LOW_OCR_CONFIDENCE = 0.85
@@ -274,23 +264,14 @@ def quality_checks(outcomes: list[PageOutcome], row_indices: list[tuple[Any, lis
     return items
 
 
-def _sha256(path: Path) -> str:
-    from dossier_station.ocr.loader import sha256_file
-
-    return sha256_file(path)
-
-
-def _set_aside_blanks(outcomes: list[PageOutcome], out_dir: Path) -> None:
-    """Copy blank pages (never numbered, never dropped silently) to ``set-aside/`` for review."""
-    blanks = [o for o in outcomes if o.blank]
-    if not blanks:
-        return
+def _set_aside_blanks(outcomes: list[PageOutcome], out_dir: Path, session: Any) -> None:
+    """Copy blank pages (never numbered, never dropped silently) to ``set-aside/`` for review,
+    as they were hashed, placed together with the volumes."""
     aside = out_dir / "set-aside"
-    aside.mkdir(exist_ok=True)
-    for o in blanks:
-        src = Path(o.source)
-        if src.exists():
-            shutil.copy2(src, aside / (o.key.replace("#", "-p") + ("" if o.key.endswith(src.suffix) else src.suffix)))
+    for o in outcomes:
+        if o.blank:
+            src = Path(o.source)
+            session.set_aside(src, aside / (o.key.replace("#", "-p") + ("" if o.key.endswith(src.suffix) else src.suffix)), o.sha256)
 
 
 def _report(case: Any, inputs: _Inputs, outcomes: list[PageOutcome], opts: BuildOptions, jobs: int) -> dict[str, Any]:
