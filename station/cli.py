@@ -7,8 +7,10 @@ commands grow without editing one shared file.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -22,10 +24,13 @@ AREA_MODULES = (
     "dossier_station.station.cli_demo",
     "dossier_station.station.cli_doctor",
     "dossier_station.station.cli_journal",
+    "dossier_station.station.cli_custody",
     "dossier_station.station.cli_scan",
     "dossier_station.station.cli_pads",
     "dossier_station.station.cli_watch",
     "dossier_station.station.cli_sign",
+    "dossier_station.station.cli_pki",
+    "dossier_station.ui.cli",
     "dossier_station.station.cli_worker",
 )
 
@@ -60,18 +65,33 @@ def main(argv: list[str] | None = None) -> None:
     except DossierError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(int(exc.exit_code))
-    except click.exceptions.Abort:
-        err_console.print("interrupted; work done so far is kept")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # Only the command knows what it kept (a scan keeps its pages; a build keeps nothing,
+        # its files appear only when it completes): each says so itself before this.
+        err_console.print("interrupted")
         sys.exit(int(ExitCode.ctrl_c))
-    except KeyboardInterrupt:
-        err_console.print("interrupted; work done so far is kept")
-        sys.exit(int(ExitCode.ctrl_c))
+    except OSError as exc:
+        if exc.errno not in DISK_ERRNOS:
+            _internal_error()
+        # a disk that filled up or went read-only under us (e.g. the work folder during OCR)
+        from dossier_station.core.files import describe_os_error
+
+        err = describe_os_error(exc, Path(exc.filename) if exc.filename else Path("(output)"))
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}")
+        sys.exit(int(err.exit_code))
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(int(ExitCode.bad_args) if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception:  # a bug of ours: keep the traceback for the report, exit distinctly
-        err_console.print_exception()
-        err_console.print("[bold red]internal error[/]: please report it with the traceback above")
-        sys.exit(int(ExitCode.other_error))
+        _internal_error()
+
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _internal_error() -> None:
+    err_console.print_exception()
+    err_console.print("[bold red]internal error[/]: please report it with the traceback above")
+    sys.exit(int(ExitCode.other_error))

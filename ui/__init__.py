@@ -1,0 +1,1 @@
+"""The station in a browser (floor 4): scan, check, catalogue, build — on the CLI's own functions."""
