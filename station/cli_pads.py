@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dossier_station.capture.signature import SignatureCaptureOptions, capture_signature
-from dossier_station.core.errors import BadArgsError
+from dossier_station.core.errors import BadArgsError, DeviceNotFoundError
 from dossier_station.core.profile import load_profile
 from dossier_station.devices.serial_probe import probe_all
 
@@ -32,6 +32,9 @@ def list_pads(ports: tuple[str, ...], scan: bool) -> None:
     """Probe serial ports and say which holds a pen pad or a fingerprint sensor."""
     results = probe_all(ports, scan=scan)
     if not results:
+        if ports:
+            raise DeviceNotFoundError("none of the ports given with --port could be probed",
+                                      hint="check the port names (see ls /dev/ttyUSB* /dev/ttyACM*)")
         console.print("no serial ports found; plug the pads in or name them with --port")
         return
     table = Table(title="Serial ports", header_style="bold")
@@ -41,9 +44,32 @@ def list_pads(ports: tuple[str, ...], scan: bool) -> None:
         kind = {"pen": "[green]pen pad[/]", "fingerprint": "[green]fingerprint sensor[/]",
                 "none": "[dim]nothing recognised[/]", "unavailable": "[red]unavailable[/]"}[r.kind]
         params = _summary(r.parameters)
-        note = f" [yellow]{escape(r.note)}[/]" if r.note else ""
+        note = f" [yellow]{escape(_plain_reason(r.note) if r.kind == 'unavailable' else r.note)}[/]" if r.note else ""
         table.add_row(escape(r.port), kind + note, escape(params), escape(r.adapter))
     console.print(table)
+    requested = [r for r in results if r.port in ports]
+    if ports and requested and all(r.kind == "unavailable" for r in requested):
+        first = requested[0]
+        raise DeviceNotFoundError(
+            f"no port given with --port works: {first.port}: {_plain_reason(first.note)}"
+            + (f" (and {len(requested) - 1} more)" if len(requested) > 1 else ""),
+            hint="name the pad's serial port (ls /dev/ttyUSB* /dev/ttyACM*; pads emulate prints a pty)")
+
+
+# what the operating system says, in the words of someone plugging in a pad
+_REASONS = (
+    ("inappropriate ioctl", "not a serial port"),
+    ("no such file", "no such port"),
+    ("is a directory", "a folder, not a serial port"),
+    ("permission denied", "permission denied: add the user to the dialout group"),
+    ("device or resource busy", "in use by another program"),
+    ("resource temporarily unavailable", "in use by another program"),
+)
+
+
+def _plain_reason(note: str) -> str:
+    low = note.lower()
+    return next((plain for raw, plain in _REASONS if raw in low), note)
 
 
 def _summary(p: dict[str, object]) -> str:
@@ -64,18 +90,19 @@ def _summary(p: dict[str, object]) -> str:
 
 @pads.command("emulate")
 @click.argument("kind", type=click.Choice(["pen", "finger"]))
-@click.option("--baud", type=int, default=None,
+@click.option("--baud", type=click.IntRange(1, 4_000_000), default=None,
               help="Device baud (pen 19200, finger 57600); a host at another speed gets garbage.")
-@click.option("--rate", type=float, default=133.0, show_default=True, help="Pen packets per second.")
-@click.option("--speed", type=float, default=1.0, show_default=True,
+@click.option("--rate", type=click.FloatRange(0, 10_000, min_open=True), default=133.0, show_default=True,
+              help="Pen packets per second.")
+@click.option("--speed", type=click.FloatRange(0, 1000, min_open=True), default=1.0, show_default=True,
               help="Pen replay speed factor (2 = twice as fast).")
-@click.option("--trajectory", type=click.Path(exists=True, path_type=Path), default=None,
+@click.option("--trajectory", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Pen trajectory JSON (dossier-pen-trajectory/1); default: a synthetic 王小明.")
 @click.option("--loop/--once", default=False, help="Replay the signature again and again.")
 @click.option("--streaming", is_flag=True, help="Pen starts up streaming (host must stop it).")
-@click.option("--finger-delay", type=float, default=3.0, show_default=True,
+@click.option("--finger-delay", type=click.FloatRange(0, 3600), default=3.0, show_default=True,
               help="Seconds of 'no finger' before a finger is placed, per capture.")
-@click.option("--password", type=int, default=0, help="Sensor password (default 0).")
+@click.option("--password", type=click.IntRange(0, 0xFFFFFFFF), default=0, help="Sensor password (default 0).")
 @click.option("--wire-time", is_flag=True, help="Pace output at the baud's real byte rate.")
 def emulate(kind: str, baud: int | None, rate: float, speed: float, trajectory: Path | None,
             loop: bool, streaming: bool, finger_delay: float, password: int,
@@ -87,9 +114,9 @@ def emulate(kind: str, baud: int | None, rate: float, speed: float, trajectory: 
 
     emu: PenEmulator | FingerprintEmulator
     if kind == "pen":
+        replay = [load_trajectory(trajectory)] if trajectory else None  # a bad file: before the pty opens
         emu = PenEmulator(baud=baud or 19200, rate=rate, speed=speed, loop=loop,
-                          streaming=streaming, wire_time=wire_time,
-                          trajectories=[load_trajectory(trajectory)] if trajectory else None)
+                          streaming=streaming, wire_time=wire_time, trajectories=replay)
         what = f"ISDV4 pen pad, {emu.baud} baud, {rate:g} packets/s"
     else:
         baud = baud or 57600
@@ -124,10 +151,12 @@ def emulate(kind: str, baud: int | None, rate: float, speed: float, trajectory: 
 @click.option("--pen-idle", type=float, default=None,
               help="Seconds with the pen away after signing that end it (default 2).")
 @click.option("--profile", "profile_path", default=None, help="Station profile (TOML).")
+@click.option("--document", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The transcript being signed: its SHA-256 is recorded in the package (dossier sign --capture).")
 def capture_signature_cmd(pen_port: str | None, finger_port: str | None, signer: str,
                           operator: str | None, station: str | None, out: Path,
                           attempts: int | None, timeout: float | None, pen_idle: float | None,
-                          profile_path: str | None) -> None:
+                          profile_path: str | None, document: Path | None = None) -> None:
     """Capture one handwritten signature and one fingerprint into a capture package."""
     profile = load_profile(profile_path)
     opts = SignatureCaptureOptions.from_profile(
@@ -138,6 +167,9 @@ def capture_signature_cmd(pen_port: str | None, finger_port: str | None, signer:
         raise BadArgsError("the pen pad and fingerprint ports are needed",
                            hint="pass --pen PORT --finger PORT (see `dossier pads list`) or set "
                            "them in the profile's [pads] table")
+    if os.path.realpath(opts.pen_port) == os.path.realpath(opts.finger_port):
+        raise BadArgsError(f"the pen pad and the fingerprint sensor are both on {opts.pen_port}",
+                           hint="each device has its own port: see `dossier pads list`")
     live = console.is_terminal or bool(os.environ.get("DOSSIER_PROGRESS"))
     with console.status("starting…", spinner="dots") if live else _NoStatus() as status:
 
@@ -155,7 +187,13 @@ def capture_signature_cmd(pen_port: str | None, finger_port: str | None, signer:
             else:
                 console.print(f"[green]✓[/] {escape(message)}", soft_wrap=True)
 
-        path = capture_signature(opts, out, report)
+        bound = None
+        if document is not None:
+            from dossier_station.core.files import sha256_file
+
+            bound = {"sha256": sha256_file(document), "name": document.name}
+            console.print(f"document {escape(document.name)} sha256 {bound['sha256']}", soft_wrap=True)
+        path = capture_signature(opts, out, report, document=bound)
     click.echo(str(path))
 
 

@@ -64,8 +64,10 @@ class BuildOptions:
             raise BadArgsError(f"unknown OCR engine {opts.engine!r}", hint=f"choose one of: {', '.join(sorted(available_engines()))}")
         if opts.images not in ("archival", "compact"):
             raise BadArgsError(f"--images {opts.images!r} is not supported", hint="choose archival or compact")
-        if opts.max_pages < 1:
+        if opts.max_pages < 1:  # the profile's max_pages was checked when it was loaded
             raise BadArgsError("--max-pages must be at least 1")
+        if opts.jobs < 0:
+            raise BadArgsError(f"--jobs {opts.jobs}: give the number of pages processed at once", hint="1 or more, or 0 for one per core")
         return opts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -155,33 +156,82 @@ _KIND = {
 }
 
 
+_TYPE_TAGS = {"int", "str", "bool", "float", "list", "dict", "tuple", "date", "none", "bytes", "model", "union"}
+
+
+def _is_tag(step: Any) -> bool:
+    """Pydantic puts the union branch it tried into the location (``bool``, ``constrained-int``,
+    ``function-after[...]``): not a key a user wrote."""
+    return isinstance(step, str) and (step in _TYPE_TAGS or bool(re.match(r"^[a-z]+(-[a-z]+)+(\[.*\])?$|^[a-z]+\[.*\]$", step)))
+
+
+def clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    out = list(loc)
+    while len(out) > 1 and _is_tag(out[-1]) and not isinstance(out[-2], int):
+        out.pop()
+    while len(out) > 1 and _is_tag(out[-1]) and isinstance(out[-2], int) and len(out) > 2:
+        out.pop()
+    return tuple(out)
+
+
+def _where_and_path(loc: tuple[Any, ...], model: type[BaseModel], label: Labeller | None) -> str:
+    where = label(loc) if label else None
+    if loc and not isinstance(loc[-1], int):
+        holder = model_at(model, loc[:-1]) if loc[:-1] else model
+        name = field_label(holder, loc[-1])
+        path = name if where else ".".join([*(str(p) for p in loc[:-1] if not isinstance(p, int)), name])
+    else:
+        path = "" if where else (".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)")
+    if where and path:
+        return f"{where}: {path}"
+    return where or path
+
+
 def describe(err: dict[str, Any], model: type[BaseModel], label: Labeller | None = None) -> str:
     """One line for one pydantic error: where (row, key), what was found, what is wanted."""
-    loc = tuple(err.get("loc", ()))
+    loc = clean_loc(tuple(err.get("loc", ())))
     kind = err.get("type", "")
-    where = label(loc) if label else None
-    path = ".".join(str(p) for p in loc if not isinstance(p, int)) or "(top level)"
-    place = f"{where}: " if where else ""
     if kind == "extra_forbidden":
         key = loc[-1] if loc else "?"
         holder = model_at(model, loc[:-1]) if loc[:-1] else model
         known = known_keys(holder) if holder else []
         guess = nearest(key, known)
         tail = f" — did you mean {guess!r}?" if guess else (f" (known: {', '.join(known)})" if known else "")
-        return f"{place}unknown key {key!r}{tail}"
-    if loc and not isinstance(loc[-1], int):
-        holder = model_at(model, loc[:-1]) if loc[:-1] else model
-        path = ".".join([*(str(p) for p in loc[:-1] if not isinstance(p, int)), field_label(holder, loc[-1])])
-        if where:
-            path = field_label(holder, loc[-1])
+        where = label(loc[:-1]) if label and loc[:-1] else None
+        return f"{where + ': ' if where else ''}unknown key {key!r}{tail}"
+    head = _where_and_path(loc, model, label)
     if kind == "missing":
-        return f"{place}{path} is required but missing"
-    value = err.get("input")
+        return f"{head} is required but missing"
+    return f"{head} = {_show(err.get('input'))}: {_wanted(err)}"
+
+
+def _wanted(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
     if kind in _KIND:
-        return f"{place}{path} = {_show(value)}: expected {_KIND[kind]}"
+        return f"expected {_KIND[kind]}"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return f"{place}{path} = {_show(value)}: {msg[:1].lower() + msg[1:]}"
+    return msg[:1].lower() + msg[1:]
+
+
+def _lines(exc: ValidationError, model: type[BaseModel], label: Labeller | None) -> list[str]:
+    """One line per wrong field: a union's several complaints about one value become one."""
+    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for e in exc.errors(include_url=False):
+        key = (*clean_loc(tuple(e.get("loc", ()))), e.get("type") == "extra_forbidden")
+        grouped.setdefault(key, []).append(e)
+    lines = []
+    for errs in grouped.values():
+        first = describe(errs[0], model, label)
+        if len(errs) > 1 and errs[0].get("type") not in ("extra_forbidden", "missing"):
+            wanted = []
+            for e in errs:
+                w = _wanted(e)
+                if w not in wanted:
+                    wanted.append(w)
+            first = first.rsplit(": ", 1)[0] + ": " + ", or ".join(wanted)
+        lines.append(first)
+    return lines
 
 
 def raise_for(
@@ -195,7 +245,7 @@ def raise_for(
     limit: int = 8,
 ) -> typing.NoReturn:
     """Raise ``error`` listing (up to ``limit``) problems of one file; never a traceback."""
-    lines = [describe(e, model, label) for e in exc.errors(include_url=False)]
+    lines = _lines(exc, model, label)
     seen: list[str] = []
     for line in lines:
         if line not in seen:

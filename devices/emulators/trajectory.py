@@ -14,6 +14,12 @@ import random
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from dossier_station.core.errors import InputFileError
+from dossier_station.core.formats.validation import STRICT, raise_for
 
 TRAJECTORY_FORMAT = "dossier-pen-trajectory/1"
 DEFAULT_TRAJECTORY = Path(__file__).with_name("signature_wang_xiaoming.json")
@@ -84,13 +90,76 @@ class Trajectory:
                            for p in self.points]}
 
 
+Switch = Annotated[int, Field(ge=0, le=1)] | bool  # the writer uses 0/1; true/false also read
+PointRow = tuple[
+    Annotated[float, Field(ge=0)], Annotated[int, Field(ge=0, le=65535)], Annotated[int, Field(ge=0, le=65535)],
+    Annotated[int, Field(ge=0, le=65535)], Switch, Switch,
+]
+COLUMNS = ["t_ms", "x", "y", "pressure", "tip", "proximity"]
+MAX_TRAJECTORY_BYTES = 64 * 1024 * 1024
+
+
+class TrajectoryFile(BaseModel):
+    """A ``dossier-pen-trajectory/1`` file: rows of t_ms, x, y, pressure, tip, proximity."""
+
+    model_config = STRICT
+
+    format: Literal["dossier-pen-trajectory/1"]
+    name: str = ""
+    units_per_mm: int = Field(UNITS_PER_MM, ge=1)
+    columns: list[str] = Field(default_factory=lambda: list(COLUMNS))
+    points: list[PointRow] = Field(min_length=1, description="time-ordered samples in device units")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TrajectoryFile:
+        if self.columns != COLUMNS:
+            raise ValueError(f"columns must be {COLUMNS}")
+        for i in range(1, len(self.points)):
+            if self.points[i][0] < self.points[i - 1][0]:
+                raise ValueError(f"points[{i}] goes back in time ({self.points[i][0]} ms after {self.points[i - 1][0]} ms)")
+        return self
+
+
+def _point_label(loc: tuple[object, ...]) -> str | None:
+    if len(loc) >= 2 and loc[0] == "points" and isinstance(loc[1], int):
+        column = f" {COLUMNS[loc[2]]}" if len(loc) > 2 and isinstance(loc[2], int) and loc[2] < len(COLUMNS) else ""
+        return f"point {loc[1] + 1}{column}"
+    return None
+
+
+def parse_trajectory(data: bytes, name: str) -> Trajectory:
+    """A trajectory from JSON bytes; anything else is an InputFileError naming the file and field."""
+    hint = f"give a {TRAJECTORY_FORMAT} JSON file (run python -m dossier_station.devices.emulators.trajectory for an example)"
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{name}: not UTF-8 (byte {exc.start})", hint=hint) from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})", hint=hint) from None
+    except RecursionError:
+        raise InputFileError(f"{name}: nested too deeply to be a trajectory", hint=hint) from None
+    if not isinstance(raw, dict):
+        raise InputFileError(f"{name}: a trajectory is a JSON object, not a {type(raw).__name__}", hint=hint)
+    try:  # JSON mode: a point is a JSON array, read as the typed tuple
+        doc = TrajectoryFile.model_validate_json(data)
+    except ValidationError as exc:
+        raise_for(exc, TrajectoryFile, InputFileError, source=name, hint=hint, label=_point_label)
+    pts = tuple(TrajectoryPoint(float(t), x, y, p, bool(tip), bool(prox)) for t, x, y, p, tip, prox in doc.points)
+    return Trajectory(doc.name, pts)
+
+
 def load_trajectory(path: str | Path | None = None) -> Trajectory:
-    data = json.loads(Path(path or DEFAULT_TRAJECTORY).read_text(encoding="utf-8"))
-    if data.get("format") != TRAJECTORY_FORMAT:
-        raise ValueError(f"{path}: not a {TRAJECTORY_FORMAT} file")
-    pts = tuple(TrajectoryPoint(float(t), int(x), int(y), int(p), bool(tip), bool(prox))
-                for t, x, y, p, tip, prox in data["points"])
-    return Trajectory(str(data.get("name", "")), pts)
+    p = Path(path or DEFAULT_TRAJECTORY)
+    try:
+        with p.open("rb") as f:
+            data = f.read(MAX_TRAJECTORY_BYTES + 1)
+    except IsADirectoryError:
+        raise InputFileError(f"{p}: is a folder, not a trajectory file", hint="give the trajectory's JSON file") from None
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}", hint="check the path") from None
+    if len(data) > MAX_TRAJECTORY_BYTES:
+        raise InputFileError(f"{p}: too large to be a trajectory", hint="check the file")
+    return parse_trajectory(data, str(p))
 
 
 def _polyline_points(poly: list[tuple[float, float]], step_mm: float) -> list[tuple[float, float]]:
