@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from dossier_station.core.errors import CaseFileError
+from dossier_station.core.files import write_bytes_atomic
+from dossier_station.core.pdfcheck import pdf_verifier
 
 PREFIX = "DOSSIER-SEP/1"
 FONT = "/usr/share/fonts/truetype/arphic/uming.ttc"
@@ -147,7 +149,5 @@ def separator_pdf(case: Any, out: Path) -> int:
     images = [sheet_image(case_label(case), r.seq, r.title) for r in case.rows]
     buf = io.BytesIO()
     images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=150.0)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(out)
+    write_bytes_atomic(out, buf.getvalue(), verify=pdf_verifier(pages=len(images), what="separator sheets"), make_parents=False)
     return len(images)

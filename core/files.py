@@ -246,7 +246,7 @@ def discard(path: Path) -> None:
 
 
 def write_bytes_atomic(
-    final: str | os.PathLike[str], data: bytes, *, verify: Callable[[Path], None] | None = None
+    final: str | os.PathLike[str], data: bytes, *, verify: Callable[[Path], None] | None = None, make_parents: bool = True
 ) -> WrittenFile:
     """Write ``data`` to ``final`` atomically; the bytes read back must be the bytes given."""
 
@@ -256,7 +256,7 @@ def write_bytes_atomic(
         if verify is not None:
             verify(tmp)
 
-    out = AtomicOutput(final, verify=check)
+    out = AtomicOutput(final, verify=check, make_parents=make_parents)
     with out as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()

@@ -31,13 +31,13 @@ def _holder(lock_path: Path) -> str:
     return f"{info.get('what', 'a job')} by process {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('since', '?')}"
 
 
-def check_output_folder(folder: Path) -> None:
+def check_output_folder(folder: Path, option: str = "-o/--output") -> None:
     """Refuse an output folder that is a file, or lies under one, with a clear error."""
     for p in (folder, *folder.parents):
         if p.exists() or p.is_symlink():
             if not p.is_dir():
                 where = "is a file" if p == folder else f"lies under {p}, which is a file"
-                raise FileAccessError(f"{folder}: {where}, not a folder", hint="-o/--output names a folder to put the dossier in")
+                raise FileAccessError(f"{folder}: {where}, not a folder", hint=f"{option} names a folder; choose a folder path, not a file")
             return
 
 

@@ -54,7 +54,12 @@ def run_build(inputs: Path, case: Path | None, out: Path, profile_path: str | No
             note = "blank, set aside" if outcome.blank else f"{outcome.chars} chars"
             progress.update(task, advance=1, description=f"{outcome.key}: {note}")
 
-        result = build_dossier(inputs, case, out, profile, options=options, on_page=done, on_start=start)
+        try:
+            result = build_dossier(inputs, case, out, profile, options=options, on_page=done, on_start=start)
+        except KeyboardInterrupt:
+            # True, not hopeful: a build's files are placed only when all of them are written.
+            console.print(f"build stopped: nothing was written to {out} (a dossier appears only when its build completes)")
+            raise
     print_summary(result)
     return result
 

@@ -106,6 +106,11 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
         settings = ScanSettings(**{**settings.__dict__, "extra": tuple(extra)})
     target = batch_dir or resume_dir
     assert target is not None
+    from dossier_station.core.locking import check_output_folder
+
+    check_output_folder(Path(target), "--batch/--resume")  # naming a file (or a path under one): a clear error
+    if build_case and out is not None:
+        check_output_folder(out)
     started = time.monotonic()
     from dossier_station.core.journal import Journal
 
@@ -162,9 +167,15 @@ def separator(case_path: Path | None, patch_t: bool, out: Path) -> None:
     from dossier_station.capture.separators import separator_pdf
 
     if patch_t:
-        from dossier_station.capture.patchcode import patch_t_sheet
+        import io
 
-        patch_t_sheet(300).save(out, "PDF", resolution=300.0)
+        from dossier_station.capture.patchcode import patch_t_sheet
+        from dossier_station.core.files import write_bytes_atomic
+        from dossier_station.core.pdfcheck import pdf_verifier
+
+        buf = io.BytesIO()
+        patch_t_sheet(300).save(buf, "PDF", resolution=300.0)
+        write_bytes_atomic(out, buf.getvalue(), verify=pdf_verifier(pages=1, what="separator sheet"), make_parents=False)
         console.print(f"patch T separator sheet: {out} (print at 100 %, no scaling)")
         return
     if case_path is None:

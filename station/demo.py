@@ -53,7 +53,7 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
 
     from dossier_station.core.journal import ENV, Journal
 
-    os.environ.setdefault(ENV, str(out / "journal.sqlite3"))  # the demo's own custody log
+    os.environ[ENV] = str(out / "journal.sqlite3")  # the demo's own custody log, never the station's
     journal = Journal()
 
     def captured(page: dict) -> None:

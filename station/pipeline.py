@@ -20,6 +20,7 @@ from dossier_station.core.errors import BadArgsError, CaseFileError, InputFileEr
 from dossier_station.core.profile import Profile, check_keys
 from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs
 from dossier_station.ocr.page import PageOutcome
+from dossier_station.station.custody import after_build, custody_manifest
 from dossier_station.station.pages import default_jobs, process_pages
 
 CASE_SUFFIXES = {".toml", ".json"}
@@ -191,6 +192,7 @@ def build_dossier(
             if resolved.case_path:
                 attachments.append(Attachment(resolved.case_path.name, resolved.case_path.read_bytes(), "application/toml" if resolved.case_path.suffix == ".toml" else "application/json", "案件描述 case description", "/Source"))
             attachments.append(Attachment("build-report.json", json.dumps(report, ensure_ascii=False, indent=1).encode(), "application/json", "构建报告 build report", "/Supplement"))
+            attachments.append(custody_manifest(outcomes, volumes, report, profile))  # before any signature
         pdfa = "3b" if attachments and opts.pdfa != "1b" else opts.pdfa
         if opts.pdfa == "1b":
             attachments = []  # PDF/A-1 forbids embedded files
@@ -226,6 +228,7 @@ def build_dossier(
         _set_aside_blanks(outcomes, out_dir, session)
         session.write_report(report_path, report)
         session.commit(_journal_events(report, paths, report_path, resolved))  # intent → place → done
+        after_build([*paths, report_path], out_dir, profile)  # custody: anchor the head, copy to the mirrors
     return BuildResult(paths, report_path, report, outcomes)
 
 

@@ -18,7 +18,9 @@ SAMPLES = REPO.parent / "shared" / "data" / "pages"
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 # The tests' custody log, never the station's (subprocesses inherit it).
-os.environ.setdefault("DOSSIER_JOURNAL", os.path.join(tempfile.mkdtemp(prefix="dossier-tests-"), "journal.sqlite3"))
+# Assigned, not setdefault: on a station where DOSSIER_JOURNAL is set, the tests must still
+# never write into its real journal.
+os.environ["DOSSIER_JOURNAL"] = os.path.join(tempfile.mkdtemp(prefix="dossier-tests-"), "journal.sqlite3")
 
 
 @pytest.fixture(scope="session")
