@@ -9,7 +9,6 @@ continues numbering after the last page, so each page is in the batch exactly on
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ from dossier_station.core.errors import (
     DeviceNotFoundError,
     InputFileError,
 )
-from dossier_station.core.files import write_json_atomic
+from dossier_station.core.files import sha256_bytes, sha256_file, write_json_atomic
 from dossier_station.core.formats.batch import BATCH_FORMAT, read_batch_manifest
 from dossier_station.devices.scanner import FAULTS, ScanSettings, ScanWorker
 
@@ -92,7 +91,7 @@ class BatchFolder:
         """After a crash: verify listed pages, adopt fsynced but unlisted ones, drop partial writes."""
         for p in self.pages:
             f = self.path / p["file"]
-            if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != p["sha256"]:
+            if not f.exists() or sha256_file(f) != p["sha256"]:
                 raise InputFileError(f"{f}: missing or changed since capture (SHA-256 differs)", hint="restore the raw page; raw pages must not be edited")
         return self.adopt_unlisted()
 
@@ -109,7 +108,7 @@ class BatchFolder:
             if rel not in listed:
                 data = f.read_bytes()
                 self.pages.append({
-                    "seq": int(f.stem), "file": rel, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                    "seq": int(f.stem), "file": rel, "sha256": sha256_bytes(data), "bytes": len(data),
                     "dpi": self.data["settings"]["dpi"], "side": "front", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "role": "page", "flags": ["recovered-unlisted"],
                 })

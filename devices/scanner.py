@@ -13,7 +13,6 @@ the device's list or range — and a value the device cannot do is an error list
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dossier_station.core.errors import BadArgsError, DeviceError, DeviceNotFoundError, DossierError
+from dossier_station.core.files import sha256_bytes
 from dossier_station.devices.scan_options import (  # noqa: F401 - re-exported: the driver's public surface
     FAULTS,
     MODE_PATTERNS,
@@ -194,7 +194,7 @@ def _store(im: Any, seq: int, index: int, settings: ScanSettings, pages_dir: Pat
     thumb.convert("RGB" if im.mode == "RGB" else "L").save(thumbs / f"{seq:04d}.jpg", quality=70)
     side = "back" if settings.source == "adf-duplex" and index % 2 == 1 else "front"
     return PageRecord(
-        seq, f"pages/{path.name}", hashlib.sha256(buf).hexdigest(), len(buf), im.width, im.height,
+        seq, f"pages/{path.name}", sha256_bytes(buf), len(buf), im.width, im.height,
         settings.dpi, im.mode, side, time.strftime("%Y-%m-%dT%H:%M:%S%z"), f"thumbs/{seq:04d}.jpg", _fingerprint(im),
     )
 

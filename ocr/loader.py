@@ -8,7 +8,6 @@ half-way through a volume.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageFile
 
 from dossier_station.core.errors import EncryptedPdfError, InputFileError
+from dossier_station.core.files import sha256_file as _sha256_file
 
 # A4 at 600 dpi is ~35 Mpx; anything beyond 4× that is a decompression bomb, not a scan.
 MAX_PIXELS = 150_000_000
@@ -43,11 +43,7 @@ class PageSource:
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return _sha256_file(path)  # the station's one file hash (core.files)
 
 
 # Metadata beside scans (ground truth, manifests, batch.json) is never a page.
