@@ -108,3 +108,21 @@ class ClusterTable(ProfileTable):
     shared: str | None = Field(None, description="the shared folder pages and results travel through, as this machine mounts it")
     redis_page_limit_mb: int = Field(16, ge=1, le=512, description="largest page sent through Redis when there is no shared folder")
     secret_file: str | None = Field(None, description="file holding the HMAC key station and workers share (signed tasks)")
+
+
+@profile_table("station")
+class StationTable(ProfileTable):
+    """[station]: who records each custody event (``$DOSSIER_OPERATOR`` overrides the operator)."""
+
+    id: str | None = Field(None, min_length=1, description="this station's name in the journal (default: host name)")
+    operator: str | None = Field(None, min_length=1, description="operator on duty (default: the OS user)")
+
+
+@profile_table("custody")
+class CustodyTable(ProfileTable):
+    """[custody]: mirrors and the TSA that anchors the journal (docs/custody.md)."""
+
+    mirrors: list[str] = Field([], description="folders every output is copied to (local or mounted shares)")
+    tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
+    tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
+    anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")
