@@ -76,6 +76,7 @@ class CustodySettings:
     tsa_url: str | None = None
     tsa_trust: Path | None = None
     anchor_hours: float = 24.0
+    signing_trust: tuple[Path, ...] = ()  # [signing] trust: roots for the signatures in a package
 
     @property
     def identity(self) -> dict[str, str]:
@@ -112,6 +113,7 @@ class CustodySettings:
             tsa_url=tsa,
             tsa_trust=(base / trust).resolve() if isinstance(trust, str) and trust else None,
             anchor_hours=float(hours),
+            signing_trust=tuple((base / t).resolve() for t in signing.get("trust", []) if isinstance(t, str)),
         )
 
 

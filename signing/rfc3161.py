@@ -81,7 +81,7 @@ def _gen_time(token: cms.ContentInfo) -> datetime:
     return info["gen_time"].native
 
 
-def _load_certs(paths: list[Path]) -> list[x509.Certificate]:
+def load_certs(paths: list[Path]) -> list[x509.Certificate]:
     certs = []
     for p in paths:
         data = Path(p).read_bytes()
@@ -111,7 +111,7 @@ def verify_token(token: bytes, digest: bytes, *, trust_roots: list[Path] | None 
             return TokenCheck(False, None, gen_time, tsa, "the token timestamps a different chain head")
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         return TokenCheck(False, None, None, "?", f"the token is unreadable ({type(exc).__name__})")
-    roots = _load_certs(trust_roots) if trust_roots else None
+    roots = load_certs(trust_roots) if trust_roots else None
     vc = ValidationContext(trust_roots=roots) if roots else ValidationContext()
     try:
         with _quiet_pyhanko():

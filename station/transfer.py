@@ -20,7 +20,6 @@ The export is recorded (``exported``) with the hash of ``package.json``, which n
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import shutil
@@ -50,33 +49,40 @@ PACKAGE_FORMAT = "dossier-transfer-package/1"
 PACKAGE_JSON = "package.json"
 HISTORY_JSON = "custody.json"
 VERIFICATION_JSON = "verification.json"
-SIGNING_VERIFY_NAMES = ("verify_file", "verify_pdf", "verify_document", "verify_dossier", "verify")
 
 
-def check_signatures(path: Path) -> dict[str, Any]:
-    """The signing area's verification of the dossier, if that area provides one.
+def check_signatures(path: Path, trust_files: list[Path] | tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The signing area's verification of the dossier (``signing.verify.verify_file``).
 
-    Looked up by name at run time (``dossier_station.signing.verify``) so custody neither waits
-    for nor depends on it; absent, the package says plainly that signatures were not checked.
+    Looked up at run time so custody neither waits for nor depends on the signing area; absent,
+    the package says plainly that signatures were not checked. ``failed``: a signature is broken
+    or the file was changed illegally after it; ``untrusted``: intact, but no given root vouches
+    for the signer; ``unsigned``: no signature at all.
     """
     try:
-        mod = importlib.import_module("dossier_station.signing.verify")
+        from dossier_station.signing.pades import Trust
+        from dossier_station.signing.rfc3161 import load_certs
+        from dossier_station.signing.verify import verify_file
     except ImportError:
         return {"status": "not checked", "reason": "the signing area's verification is not installed on this station"}
-    fn = next((getattr(mod, n) for n in SIGNING_VERIFY_NAMES if callable(getattr(mod, n, None))), None)
-    if fn is None:
-        return {"status": "not checked", "reason": "dossier_station.signing.verify offers no verify function"}
     try:
-        result = fn(path)
+        report = verify_file(path, Trust(roots=load_certs(list(trust_files))))
     except DossierError as exc:
         return {"status": "failed", "reason": str(exc).splitlines()[0]}
-    data = result.to_json() if hasattr(result, "to_json") else (result if isinstance(result, dict) else {"result": str(result)})
-    ok = getattr(result, "ok", data.get("ok") if isinstance(data, dict) else None)
-    summary = result.summary() if hasattr(result, "summary") and callable(result.summary) else None
-    status = "valid" if ok else ("failed" if ok is False else "checked")
-    if isinstance(data, dict) and not data.get("signatures", [1]):
+    except Exception as exc:  # the signing area's own fault: say so, do not call the dossier bad
+        return {"status": "not checked", "reason": f"the signature check could not run ({type(exc).__name__}: {exc})"}
+    data = report.as_dict()
+    sigs = data.get("signatures") or []
+    if not sigs:
         status = "unsigned"
-    return {"status": status, "summary": summary, "report": data}
+    elif report.ok:
+        status = "valid"
+    elif any(not s.get("intact") or "ILLEGAL" in str(s.get("modifications")) for s in sigs) or data.get("problems"):
+        status = "failed"
+    else:
+        status = "untrusted"
+    reasons = [*data.get("problems", []), *(p for s in sigs for p in s.get("problems", []))]
+    return {"status": status, "reason": "; ".join(map(str, reasons))[:500], "report": data}
 
 
 def history_slice(journal: Journal, dossier_sha: str, seeds: set[str], settings: CustodySettings) -> dict[str, Any]:
@@ -144,7 +150,7 @@ def export_package(dossier: Path, out: Path, *, request: str, requester: str, ap
         seeds = {sha} | ({p["raw_sha256"] for p in manifest["pages"]} if manifest else set())
         hist = history_slice(journal, sha, seeds, settings)
         hist["dossier"]["file"] = dossier.name
-        signatures = check_signatures(dossier)
+        signatures = check_signatures(dossier, settings.signing_trust + ((trust,) if trust else ()))
         if signatures["status"] == "failed":
             raise CustodyError(f"{dossier}: its signatures do not verify, the package was not made", hint="run `dossier verify FILE` for details")
         files: dict[str, bytes] = {

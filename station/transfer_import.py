@@ -117,9 +117,11 @@ def check_package(folder: Path, pkg: Path, settings: CustodySettings, trust: Pat
         for ev in manifest["events"]:
             if ev["id"] in by_id and by_id[ev["id"]]["hash"] != ev["hash"]:
                 reasons.append(f"the dossier's custody manifest event {ev['id']} differs from the sending station's history")
-    signatures = check_signatures(folder / dossier_name)
+    signatures = check_signatures(folder / dossier_name, settings.signing_trust + ((trust,) if trust else ()))
     if signatures["status"] == "failed":
-        reasons.append(f"signatures do not verify: {signatures.get('reason') or signatures.get('summary')}")
+        reasons.append(f"signatures do not verify: {signatures.get('reason')}")
+    elif signatures["status"] == "untrusted":
+        reasons.append(f"signatures are intact but no trusted root vouches for the signer ({signatures.get('reason')}): give --trust ROOT.pem or [signing] trust")
     if reasons:
         raise _refuse(pkg, reasons)
     return {"package": package, "history": history, "anchors": anchors, "signatures": signatures, "note": anchors_note,
