@@ -134,6 +134,10 @@ def describe_os_error(exc: OSError, path: Path) -> OutputError | FileAccessError
     return FileAccessError(f"{path}: cannot write ({exc.strerror or exc})", hint="check the disk and the folder")
 
 
+class HashMismatchError(OutputError):
+    """A copy does not hash to the SHA-256 recorded for its source: the source changed."""
+
+
 @dataclass
 class WrittenFile:
     """What was put in place: the final path, and the hash and size of the bytes on disk."""
@@ -297,7 +301,7 @@ def copy_output(
 
     def check(tmp: Path) -> None:
         if expected_sha256 and sha256_file(tmp) != expected_sha256:
-            raise OutputError(
+            raise HashMismatchError(
                 f"{final}: the copy's SHA-256 is not that of {src} when it was checked",
                 hint="the source was changed during the build, or the disk is failing; nothing was kept",
             )

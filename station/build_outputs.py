@@ -17,6 +17,7 @@ What the station promises about a finished dossier is decided here, so it is kep
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from typing import Any
 from dossier_station.core.errors import BadArgsError, InputFileError, OutputError
 from dossier_station.core.files import (
     AtomicOutput,
+    HashMismatchError,
     copy_output,
     describe_os_error,
     remove_stale_temporaries,
@@ -63,6 +65,9 @@ def _open_journal():  # type: ignore[no-untyped-def]
         journal.close()
         raise
     return journal
+
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class _Terminated(SystemExit):
@@ -113,10 +118,13 @@ class BuildSession:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         for out in [*self.outputs, *([self.report_output] if self.report_output else [])]:
             out.discard()
         self._stack.close()
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+            # e.g. the page stage's work files on a disk that filled up during OCR
+            raise describe_os_error(exc, Path(exc.filename) if exc.filename else self.out_dir) from exc
 
     # ---- outputs -------------------------------------------------------------------------
     def output(self, final: Path) -> AtomicOutput:
@@ -144,7 +152,7 @@ class BuildSession:
         """A page kept out of the dossier, copied as it was hashed (or the build stops)."""
         try:
             out = copy_output(source, final, expected_sha256=sha256, tmp_dir=self.work)
-        except OutputError as exc:
+        except HashMismatchError as exc:
             raise InputFileError(
                 f"{source}: the file changed during the build (its SHA-256 is no longer the one recorded)",
                 hint="leave the input pages alone while a build runs, then build again",
@@ -182,7 +190,7 @@ class BuildSession:
             copy = self.work / f"{n:05d}.evidence{src.suffix}"
             try:
                 copy_output(src, copy, expected_sha256=o.sha256, place=True)
-            except OutputError as exc:
+            except HashMismatchError as exc:
                 raise InputFileError(
                     f"{src}: the file changed during the build (its SHA-256 is no longer the one recorded)",
                     hint="leave the input pages alone while a build runs, then build again",
