@@ -131,6 +131,7 @@ def profile_schema() -> dict[str, Any]:
     fields: dict[str, Any] = {name: (model | None, None) for name, model in TABLES.items()}
     whole: type[BaseModel] = create_model("StationProfile", __config__=None, **fields)
     schema = whole.model_json_schema(by_alias=True)
+    for name in sorted(UNTYPED_TABLES - set(TABLES)):
+        schema["properties"][name] = {"type": "object", "description": f"[{name}]: checked by its area (no model yet)"}
     schema["additionalProperties"] = False
-    schema["title"] = "dossier-station station profile (TOML)"
-    return schema
+    return {"title": "dossier-station station profile (TOML)", **{k: v for k, v in schema.items() if k != "title"}}

@@ -9,7 +9,8 @@ Adding a table is a few lines here — subclass :class:`ProfileTable`, decorate 
         folders: list[str] = []
         stable_seconds: float = Field(2.0, gt=0)
 
-and read it with ``load_profile(p).table("watch")`` (a validated ``WatchTable``; defaults when
+then regenerate the published schema (``dossier schema -o docs/schemas``; a test checks it is
+current), and read it with ``load_profile(p).table("watch")`` (a validated ``WatchTable``; defaults when
 the profile has no such table). ``Profile.section("watch")`` keeps returning the raw dict of
 the keys actually written, for callers that need to know what was set.
 

@@ -32,6 +32,7 @@ AREA_MODULES = (
     "dossier_station.station.cli_pki",
     "dossier_station.ui.cli",
     "dossier_station.station.cli_worker",
+    "dossier_station.station.cli_schema",
 )
 
 err_console = Console(stderr=True, highlight=False)

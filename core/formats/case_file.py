@@ -111,12 +111,12 @@ class RowModel(BaseModel):
 
     model_config = STRICT
 
-    seq: Annotated[int | None, AfterValidator(_check_seq)] = _key("seq", "顺序号", "序号", default=None, description="default: position")
+    seq: Annotated[int | None, AfterValidator(_check_seq)] = _key("seq", "顺序号", "序号", default=None, description="default: position", json_schema_extra={"minimum": 1})
     doc_no: NumberText = _key("doc_no", "文号")
     author: str = _key("author", "责任者")
-    title: Annotated[str, AfterValidator(_check_title)] = _key("title", "题名", default=..., description="required")
+    title: Annotated[str, AfterValidator(_check_title)] = _key("title", "题名", default=..., description="required", json_schema_extra={"minLength": 1})
     date: DateText = _key("date", "日期")
-    pages: Annotated[int | None, AfterValidator(_check_pages)] = _key("pages", "页数", default=None, description="page images of this document, blank ones included")
+    pages: Annotated[int | None, AfterValidator(_check_pages)] = _key("pages", "页数", default=None, description="page images of this document, blank ones included", json_schema_extra={"minimum": 1})
     files: list[str] | str | None = _key("files", "文件", default=None, description="instead of 页数: the document's files by name")
     remarks: str = _key("remarks", "备注")
 
