@@ -11,7 +11,10 @@ import pytest
 from dossier_station.assemble.case import load_case
 from dossier_station.core.errors import CaseFileError, InputFileError
 from dossier_station.core.formats.batch import parse_batch_bytes
-from dossier_station.core.formats.capture_package import parse_capture_manifest, read_capture_package
+from dossier_station.core.formats.capture_package import (
+    parse_capture_manifest,
+    read_capture_package,
+)
 from dossier_station.core.formats.case_file import parse_case_bytes, parse_rows_csv
 from dossier_station.devices.emulators.trajectory import load_trajectory, parse_trajectory
 
