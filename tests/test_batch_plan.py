@@ -13,7 +13,12 @@ from PIL import Image
 
 from dossier_station.assemble.case import Case, CaseFields, CatalogueRow
 from dossier_station.capture.batch import BatchFolder, batch_state, plan_build, run_scan
-from dossier_station.capture.separators import Separator, rows_for_documents, split_documents, unassigned_pages
+from dossier_station.capture.separators import (
+    Separator,
+    rows_for_documents,
+    split_documents,
+    unassigned_pages,
+)
 from dossier_station.core.errors import CaseFileError, DeviceNotFoundError, ExitCode, InputFileError
 from dossier_station.devices.scanner import ScanSettings
 
