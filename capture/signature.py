@@ -232,8 +232,13 @@ def capture_finger(opts: SignatureCaptureOptions, report: Reporter = _quiet) -> 
 
 
 def capture_signature(opts: SignatureCaptureOptions, out_dir: Path,
-                      report: Reporter = _quiet) -> Path:
-    """The whole ceremony; the package is written only when both captures are good."""
+                      report: Reporter = _quiet, document: dict[str, object] | None = None) -> Path:
+    """The whole ceremony; the package is written only when both captures are good.
+
+    ``document`` (``{"sha256": …, "name": …}``) binds the capture to the transcript the signer
+    read: it is recorded in the manifest at the moment of capture, and ``dossier sign
+    --capture`` refuses the package for any other file.
+    """
     if not opts.signer.strip():
         raise BadArgsError("the signer's name is empty", hint="pass --signer \"姓名\"")
     check_output_dir(out_dir)  # before anyone signs: a refused folder must not waste a signature
@@ -246,6 +251,8 @@ def capture_signature(opts: SignatureCaptureOptions, out_dir: Path,
         "signer": opts.signer,
         "attempts": {"signature": pen_attempts, "fingerprint": finger_attempts},
     }
+    if document is not None:
+        meta["document"] = dict(document)
     path = write_package(out_dir, pen, finger, meta)
     report("ok", f"capture package written to {path}")
     return path

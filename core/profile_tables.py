@@ -127,3 +127,46 @@ class CustodyTable(ProfileTable):
     tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
     tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
     anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")
+
+
+@profile_table("signing")
+class SigningTable(ProfileTable):
+    """[signing]: keys, services and levels for `dossier sign`, `seal`, `build --seal` (docs/signing.md).
+
+    Paths are relative to the profile's folder. PINs never appear here: they come from the
+    environment variable ``pin_env`` names, or a terminal prompt.
+    """
+
+    ca: str | None = Field(None, description="issuing CA for event certificates: PKCS#12 file")
+    crl_url: str | None = Field(None, description="CRL distribution point written into event certificates")
+    tsa_url: str | None = Field(None, description="RFC 3161 timestamp authority (http://…)")
+    escrow_cert: str | None = Field(None, description="RSA certificate the biometric capture is encrypted to")
+    seal: str | None = Field(None, description="unit seal key: PKCS#12 file or pkcs11: URI")
+    seal_unit: str = Field("", description="unit name drawn on the seal image")
+    seal_image: str | None = Field(None, description="PNG of the unit seal (default: drawn from seal_unit)")
+    trust: list[str] = Field([], description="trusted root certificate files (PEM/DER)")
+    event_token: str | None = Field(None, description="pkcs11: URI of the token where event keys are generated")
+    pkcs11_module: str | None = Field(None, description="PKCS#11 module (default SoftHSM2)")
+    pin_env: str = Field("DOSSIER_PIN", min_length=1, description="environment variable holding the PIN")
+    level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field("B-T", description="PAdES level of a signature")
+    seal_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field("B-LTA", description="PAdES level of a seal")
+    event_minutes: int = Field(10, ge=1, le=1440, description="validity of an event certificate")
+    location: str | None = Field(None, description="location written into signatures")
+
+
+@profile_table("station")
+class StationTable(ProfileTable):
+    """[station]: who records each custody event (``$DOSSIER_OPERATOR`` overrides the operator)."""
+
+    id: str | None = Field(None, min_length=1, description="this station's name in the journal (default: host name)")
+    operator: str | None = Field(None, min_length=1, description="operator on duty (default: the OS user)")
+
+
+@profile_table("custody")
+class CustodyTable(ProfileTable):
+    """[custody]: mirrors and the TSA that anchors the journal (docs/custody.md)."""
+
+    mirrors: list[str] = Field([], description="folders every output is copied to (local or mounted shares)")
+    tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
+    tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
+    anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")

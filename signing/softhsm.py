@@ -1,0 +1,68 @@
+"""SoftHSM2, the software PKCS#11 token the tests and the demo use (wrapped, version-probed).
+
+A token lives in a folder of its own: ``SOFTHSM2_CONF`` points at a config naming that folder,
+so a test or the demo never touches the system's tokens. A real station uses its HSM or smart
+card's PKCS#11 module instead; nothing else in the signing code changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from dossier_station.core.errors import DossierError, MissingDependencyError
+from dossier_station.signing.keys import SOFTHSM_MODULE
+
+
+def softhsm_version() -> str:
+    exe = shutil.which("softhsm2-util")
+    if exe is None or not Path(SOFTHSM_MODULE).exists():
+        raise MissingDependencyError("SoftHSM2 is not installed", hint="apt-get install softhsm2")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+def init_token(folder: Path, label: str, pin: str, so_pin: str = "5678") -> Path:
+    """Create a token in ``folder``; set ``SOFTHSM2_CONF`` for this process; return the config path."""
+    softhsm_version()
+    folder = Path(folder).resolve()
+    (folder / "tokens").mkdir(parents=True, exist_ok=True)
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\nslots.removable = false\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    res = subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin,
+                          "--so-pin", so_pin], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise DossierError(f"softhsm2-util could not create token {label}: {res.stderr.strip() or res.stdout.strip()}",
+                           hint="check the folder is writable")
+    return conf
+
+
+def import_key(token: str, label: str, key_pem: Path, cert_der: bytes, pin: str, *, key_id: str = "01") -> None:
+    """Put a PKCS#8 key and its certificate into ``token`` under ``label`` (for a seal key)."""
+    res = subprocess.run(["softhsm2-util", "--import", str(key_pem), "--token", token, "--label", label,
+                          "--id", key_id, "--pin", pin], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise DossierError(f"softhsm2-util --import failed: {res.stderr.strip() or res.stdout.strip()}", hint="check the key file")
+    write_cert(token, label, cert_der, pin, key_id)
+
+
+def write_cert(token_label: str, label: str, cert_der: bytes, pin: str, key_id: str) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, CertificateType, ObjectClass
+
+    lib = pkcs11.lib(SOFTHSM_MODULE)
+    token = lib.get_token(token_label=token_label)
+    with token.open(rw=True, user_pin=pin) as session:
+        from asn1crypto import x509
+
+        cert = x509.Certificate.load(cert_der)
+        session.create_object({
+            Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
+            Attribute.TOKEN: True, Attribute.LABEL: label, Attribute.ID: bytes.fromhex(key_id),
+            Attribute.SUBJECT: cert.subject.dump(), Attribute.ISSUER: cert.issuer.dump(),
+            Attribute.SERIAL_NUMBER: cert.serial_number.to_bytes(20, "big").lstrip(b"\0") or b"\0",
+            Attribute.VALUE: cert_der})
