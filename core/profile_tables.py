@@ -152,21 +152,3 @@ class SigningTable(ProfileTable):
     seal_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field("B-LTA", description="PAdES level of a seal")
     event_minutes: int = Field(10, ge=1, le=1440, description="validity of an event certificate")
     location: str | None = Field(None, description="location written into signatures")
-
-
-@profile_table("station")
-class StationTable(ProfileTable):
-    """[station]: who records each custody event (``$DOSSIER_OPERATOR`` overrides the operator)."""
-
-    id: str | None = Field(None, min_length=1, description="this station's name in the journal (default: host name)")
-    operator: str | None = Field(None, min_length=1, description="operator on duty (default: the OS user)")
-
-
-@profile_table("custody")
-class CustodyTable(ProfileTable):
-    """[custody]: mirrors and the TSA that anchors the journal (docs/custody.md)."""
-
-    mirrors: list[str] = Field([], description="folders every output is copied to (local or mounted shares)")
-    tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
-    tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
-    anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")
