@@ -106,11 +106,16 @@ def load_profile(path: str | os.PathLike[str] | None = None) -> Profile:
         raise ProfileError(f"{p}: not UTF-8 text (byte {exc.start})", hint="save the profile as UTF-8 (TOML files must be UTF-8)") from None
     except OSError as exc:
         raise ProfileError(f"{p}: cannot read the station profile: {exc.strerror or exc}", hint="check the path and its permissions") from None
+    return parse_profile_text(text, p)
+
+
+def parse_profile_text(text: str, path: Path | None = None) -> Profile:
+    """A profile from its TOML text, validated table by table (the hypothesis tests feed this)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{p}: not valid TOML: {exc}", hint="fix the line named above") from None
-    return Profile(path=p, data=data)
+        raise ProfileError(f"{path or 'station profile'}: not valid TOML: {exc}", hint="fix the line named above") from None
+    return Profile(path=path, data=data)
 
 
 def check_keys(section: dict[str, Any], allowed: set[str], where: str) -> None:
