@@ -1,0 +1,245 @@
+"""The worker pool on a real Redis with real `dossier worker` processes (tesseract, small pages).
+
+What is pinned: a 2-worker build is the dossier a local build makes; a worker SIGKILLed mid-build
+or a Redis restart mid-build costs a resend, not a page; each page appears exactly once; an
+unreachable broker is said at once (or falls back); the broker password is never printed; a
+tampered page and a pickle message are refused; `dossier workers status` tells who does what.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pikepdf
+import pytest
+from test_cluster_helpers import DOSSIER, PASSWORD, RedisServer, Worker, needs_redis, small_pages
+
+pytestmark = needs_redis
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    """One password-protected Redis and two workers (concurrency 1 each: equal to 2 local cores)."""
+    folder = tmp_path_factory.mktemp("pool")
+    server = RedisServer(folder / "redis", password=PASSWORD)
+    server.start()
+    workers: list[Worker] = []
+    try:
+        workers = [Worker(server.url, name, folder) for name in ("wa", "wb")]
+        client = server.client()
+        for w in workers:
+            w.wait_ready(client)
+        yield server, workers, folder
+    finally:
+        for w in workers:
+            w.stop()
+        server.stop()
+
+
+def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DOSSIER, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _page_streams(pdf_path: Path) -> list[tuple[bytes, list[bytes]]]:
+    """Per page: the content stream (image placement + invisible text) and its image bytes."""
+    pages = []
+    with pikepdf.open(pdf_path) as pdf:
+        for page in pdf.pages:
+            images = [bytes(im.read_raw_bytes()) for im in page.images.values()]
+            pages.append((page.Contents.read_bytes() if isinstance(page.Contents, pikepdf.Stream) else b"".join(c.read_bytes() for c in page.Contents), images))
+    return pages
+
+
+def _comparable(report: dict) -> list[dict]:
+    return [{k: v for k, v in p.items() if k not in ("seconds", "source")} for p in report["pages"]]
+
+
+def test_two_worker_build_gives_the_dossier_a_local_build_gives(pool, tmp_path):
+    from dossier_station.core.journal import Journal
+    from dossier_station.station.pipeline import BuildOptions, build_dossier
+
+    server, workers, _ = pool
+    pages = small_pages(tmp_path / "pages", 4)
+    local = build_dossier(pages, None, tmp_path / "local", options=BuildOptions(engine="tesseract", jobs=2))
+    run = _cli("build", str(pages), "-o", str(tmp_path / "pool"), "--engine", "tesseract", "--broker", server.url)
+    assert run.returncode == 0, run.stderr
+    pooled_pdf = tmp_path / "pool" / local.volumes[0].name
+    report = json.loads((tmp_path / "pool" / local.report_path.name).read_text("utf-8"))
+    # same pages, same order, same OCR text, same placement, same catalogue
+    assert _comparable(report) == _comparable(local.report)
+    assert [v["rows"] for v in report["volumes"]] == [v["rows"] for v in local.report["volumes"]]
+    assert _page_streams(pooled_pdf) == _page_streams(local.volumes[0])
+    text = subprocess.run(["pdftotext", "-layout", str(pooled_pdf), "-"], capture_output=True, text=True).stdout
+    assert text == subprocess.run(["pdftotext", "-layout", str(local.volumes[0]), "-"], capture_output=True, text=True).stdout
+    # the work was done by the pool, and the custody log has the build as for a local one
+    done = [e for w in workers for e in w.events() if e.get("event") == "done"]
+    assert {e["page"] for e in done} >= {p.name for p in pages.iterdir()}
+    with Journal() as journal:
+        assert any(e["kind"] == "build" for e in journal.find(report["volumes"][0]["sha256"]))
+    # the broker password appears nowhere a person or a court would read
+    for w in workers:
+        assert PASSWORD not in w.log.read_text("utf-8") + w.out.read_text("utf-8")
+    assert PASSWORD not in run.stdout + run.stderr + json.dumps(report)
+
+
+def _unique(page: Path) -> Path:
+    """The page with a text chunk of its own: bytes no earlier test has sent (results are cached by hash)."""
+    import uuid
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("test", uuid.uuid4().hex)
+    with Image.open(page) as im:
+        im.save(page, pnginfo=info, dpi=(150, 150))
+    return page
+
+
+def test_a_page_sent_twice_is_ocrd_once_and_the_second_delivery_says_so(pool, tmp_path):
+    from dossier_station.station.cluster.app import make_app
+    from dossier_station.station.cluster.config import build_key, done_list, page_key
+    from dossier_station.station.cluster.payload import make_task
+
+    server, workers, _ = pool
+    page = _unique(small_pages(tmp_path / "pages", 1) / "p01.png")
+    client = server.client()
+    from dossier_station.core.files import sha256_file
+
+    sha = sha256_file(page)
+    client.set(build_key("twice"), "1", ex=60)
+    client.set(page_key(sha), page.read_bytes(), ex=60)
+    task = make_task(build="twice", seq=1, name=page.name, index=0, count=1, kind="image", sha256=sha, size=page.stat().st_size,
+                     engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=None)
+    app = make_app(server.url)
+    app.send_task("dossier.ocr_page", args=[task], queue="ocr")
+    first = json.loads(client.blpop([done_list("twice")], timeout=60)[1])
+    app.send_task("dossier.ocr_page", args=[task], queue="ocr")
+    second = json.loads(client.blpop([done_list("twice")], timeout=60)[1])
+    assert first["status"] == second["status"] == "done"
+    assert second.get("cached") is True and not first.get("cached")
+    client.delete(build_key("twice"))
+
+
+def test_a_tampered_page_is_refused_not_ocrd(pool, tmp_path):
+    from dossier_station.station.cluster.app import make_app
+    from dossier_station.station.cluster.config import build_key, done_list, page_key
+    from dossier_station.station.cluster.payload import make_task
+
+    server, workers, _ = pool
+    page = _unique(small_pages(tmp_path / "pages", 1) / "p01.png")
+    from dossier_station.core.files import sha256_file
+
+    sha = sha256_file(page)
+    client = server.client()
+    client.set(build_key("tampered"), "1", ex=60)
+    client.set(page_key(sha), page.read_bytes()[:-10] + b"0123456789", ex=60)  # bytes changed in transit
+    task = make_task(build="tampered", seq=1, name="evidence.png", index=0, count=1, kind="image", sha256=sha, size=page.stat().st_size,
+                     engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=None)
+    make_app(server.url).send_task("dossier.ocr_page", args=[task], queue="ocr")
+    record = json.loads(client.blpop([done_list("tampered")], timeout=60)[1])
+    assert record["status"] == "refused"
+    assert "not the task's" in record["error"] and "not OCR'd" in record["error"]
+    events = [e for w in workers for e in w.events() if e.get("page") == "evidence.png"]
+    assert [e["event"] for e in events if e["event"] != "started"] == ["refused"]
+    client.delete(build_key("tampered"))
+
+
+def test_a_pickle_message_is_refused_by_the_worker(pool):
+    """Sent with kombu directly, as an attacker with access to Redis would: never unpickled."""
+    from kombu import Connection, Exchange, Producer, Queue
+
+    server, workers, _ = pool
+    marker = "pickled-payload-marker"
+    with Connection(server.url) as conn:
+        producer = Producer(conn.default_channel)
+        producer.publish(
+            [[{"format": "dossier-page-task/1", "name": marker}], {}, {}], serializer="pickle",
+            exchange=Exchange("ocr", type="direct"), routing_key="ocr", declare=[Queue("ocr", Exchange("ocr", type="direct"), "ocr")],
+            headers={"task": "dossier.ocr_page", "id": "pickle-1", "lang": "py", "argsrepr": "", "kwargsrepr": ""},
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logs = [e for w in workers for e in w.events()]
+        refused = [e for e in logs if "pickle" in e["message"].lower() and e["level"] in ("error", "critical")]
+        if refused:
+            break
+        time.sleep(0.2)
+    assert refused, "no worker logged the refusal of the pickle message"
+    assert not any(marker in json.dumps(e) and e.get("event") == "started" for e in logs)
+
+
+def test_workers_status_lists_workers_queues_and_recent_failures(pool):
+    server, workers, _ = pool
+    run = _cli("workers", "status", "--broker", server.url, "--json", timeout=60)
+    assert run.returncode == 0, run.stderr
+    st = json.loads(run.stdout)
+    names = {w["name"]: w for w in st["workers"]}
+    assert set(names) >= {w.name for w in workers}
+    assert all(names[w.name]["alive"] and set(names[w.name]["queues"]) == {"ocr", "assemble"} for w in workers)
+    assert sum(w["pages_done"] for w in st["workers"]) >= 1
+    assert any(f["status"] == "refused" for f in st["failures_last_hour"])  # the tampered page
+    assert PASSWORD not in run.stdout and "***" in st["broker"]
+    human = _cli("workers", "status", "--broker", server.url, timeout=60)
+    assert human.returncode == 0 and "failures in the last hour" in human.stdout and PASSWORD not in human.stdout
+
+
+def _build_in_thread(url: str, pages: Path, out: Path) -> tuple[threading.Thread, dict]:
+    from dossier_station.station.pipeline import BuildOptions, build_dossier
+
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["result"] = build_dossier(pages, None, out, options=BuildOptions(engine="tesseract", broker=url))
+        except BaseException as exc:  # noqa: BLE001 — handed to the test thread
+            box["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, box
+
+
+def _assert_every_page_once(box: dict, pages: Path) -> None:
+    assert "error" not in box, box.get("error")
+    keys = [p["key"] for p in box["result"].report["pages"]]
+    assert keys == sorted(p.name for p in pages.iterdir())  # each page, once, in order
+    assert all(p["chars"] > 0 for p in box["result"].report["pages"])
+    assert box["result"].report["volumes"][0]["numbered_pages"] == len(keys)
+
+
+def test_redis_restart_mid_build_costs_a_resend_not_a_page(pool, tmp_path):
+    server, workers, _ = pool
+    pages = small_pages(tmp_path / "pages", 6)
+    t, box = _build_in_thread(server.url, pages, tmp_path / "out")
+    deadline = time.monotonic() + 60
+    while not any(e.get("event") == "done" and e.get("page", "").startswith("p0") and e["time"] > "" for w in workers for e in w.events()[-5:]):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    server.restart(down_for=1.0)
+    t.join(240)
+    assert not t.is_alive()
+    _assert_every_page_once(box, pages)
+
+
+def test_sigkill_one_worker_mid_build_every_page_exactly_once(pool, tmp_path):
+    server, workers, _ = pool
+    victim, survivor = workers[1], workers[0]
+    pages = small_pages(tmp_path / "pages", 6)
+    before = len(victim.events())
+    t, box = _build_in_thread(server.url, pages, tmp_path / "out")
+    deadline = time.monotonic() + 60
+    while not any(e.get("event") == "started" for e in victim.events()[before:]):
+        assert time.monotonic() < deadline, "the victim never started a page"
+        time.sleep(0.05)
+    victim.kill()  # mid-page: its task is unacknowledged
+    started = time.monotonic()
+    t.join(240)
+    assert not t.is_alive()
+    _assert_every_page_once(box, pages)
+    killed_page = [e for e in victim.events()[before:] if e.get("event") == "started"][-1]["page"]
+    assert any(e.get("event") == "done" and e.get("page") == killed_page for e in survivor.events())
+    assert time.monotonic() - started < 120
