@@ -51,8 +51,9 @@ def _record(kind: str, subject: str, sha256: str | None = None, **detail: Any) -
 @click.option("--log", "log_path", type=click.Path(path_type=Path), default=None, help="JSON-lines operator log (default OUT/watch-log.jsonl).")
 @click.option("--job", "job_kind", type=click.Choice(["build", "checksum"]), default="build", hidden=True,
               help="checksum: file inputs with their SHA-256, no OCR (benchmarks and soak tests of the watcher).")
+@click.option("--broker", default=None, help="Redis URL: job leases shared by daemons on several machines on one hot folder (else [cluster] broker; docs/cluster.md).")
 def run(hot: Path | None, out: Path | None, profile_path: str | None, workers: int | None, poll: float | None, stable: float | None,
-        once: bool, grace: float, log_path: Path | None, job_kind: str) -> None:
+        once: bool, grace: float, log_path: Path | None, job_kind: str, broker: str | None = None) -> None:
     """Watch HOT and build one dossier per file or case folder dropped into it.
 
     A job is a single file (PDF, TIFF, JPEG, PNG …) or a folder holding case.toml/case.json
@@ -75,7 +76,13 @@ def run(hot: Path | None, out: Path | None, profile_path: str | None, workers: i
         job_fn = make_build_job(profile)
     else:
         job_fn = checksum_job
-    watcher = Watcher(settings, job_fn, record=_record)
+    broker = broker or profile.table("cluster").broker
+    leases = None
+    if broker:  # several machines on one hot folder: leases in Redis, not in this machine's state file
+        from dossier_station.station.cluster.lease import redis_leases
+
+        leases = redis_leases(broker)
+    watcher = Watcher(settings, job_fn, record=_record, leases=leases)
     signals = {"n": 0}
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -173,7 +173,8 @@ class Readiness:
                 if w.snap.signature[:1] != snap.signature[:1]:
                     notes.append((name, "replaced while waiting; timing it again"))
                 w.snap, w.since = snap, now
-                continue
+                if not snap.marked_ready:
+                    continue
             if now < w.retry_at:
                 continue
             if snap.kind == "folder" and not (snap.has_case or snap.marked_ready):

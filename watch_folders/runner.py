@@ -329,6 +329,8 @@ class JobRunner:
             self._hold(job_id, rt)
             to_run.append(Claimed(job_id, row.name, row.kind, box / row.name if box else entries[0]))
             self.log.write(f.out, "resumed", "warning", folder=f.label, name=row.name, job=job_id, attempts=row.attempts)
+        if rt.leases is rt.store:
+            rt.store.drop_dead_leases(self.owner)
         return to_run
 
 

@@ -121,6 +121,15 @@ class StateStore:
         with self._tx() as cur:
             cur.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner))
 
+    def drop_dead_leases(self, me: str) -> int:
+        """Forget leases whose holder is gone or expired (a crash between a job's last steps)."""
+        now = time.time()
+        with self._tx() as cur:
+            dead = [k for k, owner, expires in cur.execute("SELECT key, owner, expires FROM leases")
+                    if owner != me and (expires <= now or owner_is_gone(owner, me))]
+            cur.executemany("DELETE FROM leases WHERE key = ?", [(k,) for k in dead])
+        return len(dead)
+
     def holder(self, key: str) -> tuple[str, float] | None:
         with self._lock:
             row = self._db.execute("SELECT owner, expires FROM leases WHERE key = ?", (key,)).fetchone()
