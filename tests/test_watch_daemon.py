@@ -37,12 +37,16 @@ def once(hot: Path, out: Path, *extra: str, env: dict[str, str] | None = None) -
                           env={**os.environ, **(env or {})})
 
 
-def wait_started(out: Path, proc: subprocess.Popen, timeout: float = 30) -> None:
-    """Until the daemon has recovered and is looking (its "start" line is in the log)."""
+def starts(out: Path) -> int:
     log = out / "watch-log.jsonl"
+    return log.read_text("utf-8").count('"event": "start"') if log.exists() else 0
+
+
+def wait_started(out: Path, proc: subprocess.Popen, before: int = 0, timeout: float = 30) -> None:
+    """Until the daemon has recovered and is looking (one more "start" line in the log)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if log.exists() and '"event": "start"' in log.read_text("utf-8"):
+        if starts(out) > before:
             time.sleep(0.3)  # the event watcher's own start
             return
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -130,8 +134,9 @@ def test_sigkill_at_random_moments_then_restart_loses_and_duplicates_nothing(fol
     made = drop(hot, 40, empty_every=13)
     env = {"DOSSIER_WATCH_CHECKSUM_DELAY": "0.02"}
     for _ in range(3):
+        before = starts(out)
         proc = start(hot, out, "--stable", "0.2", "--workers", "2", env=env)
-        wait_started(out, proc)
+        wait_started(out, proc, before)
         time.sleep(rng.uniform(0.0, 1.0))  # while jobs are being claimed, run and placed
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
