@@ -29,7 +29,7 @@ class PayloadRefused(Exception):
 
 def canonical(payload: dict[str, Any]) -> bytes:
     body = {k: v for k, v in payload.items() if k != "sig"}
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(body, sort_keys=True, ensure_ascii=True, separators=(",", ":")).encode()
 
 
 def sign(payload: dict[str, Any], secret: bytes | None) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def verify(payload: dict[str, Any], secret: bytes | None, what: str) -> None:
     if not secret:
         return
     sig = payload.get("sig")
-    if not isinstance(sig, str) or not hmac.compare_digest(sig, hmac.new(secret, canonical(payload), hashlib.sha256).hexdigest()):
+    if not isinstance(sig, str) or not sig.isascii() or not hmac.compare_digest(sig, hmac.new(secret, canonical(payload), hashlib.sha256).hexdigest()):
         raise PayloadRefused(f"{what}: signature missing or wrong (not signed with this centre's key)")
 
 
