@@ -236,8 +236,9 @@ class Journal:
             self._identity = dict(_process_identity)
         if self._identity is None:
             from dossier_station.core.custody import CustodySettings
+            from dossier_station.core.profile import LOADED
 
-            self._identity = CustodySettings.from_profile().identity
+            self._identity = CustodySettings.from_profile(LOADED[-1] if LOADED else None).identity
         return self._identity
 
     # ---- the chain ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from dossier_station.core.errors import ExitCode
 from dossier_station.core.journal import Journal
 from dossier_station.core.profile import load_profile
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # a report line is never cut
 FAILED = int(ExitCode.invalid_output_pdf)
 
 profile_option = click.option("--profile", "profile_path", default=None, help="Station profile (TOML); default $DOSSIER_PROFILE.")

@@ -12,7 +12,7 @@ from rich.markup import escape
 from dossier_station.core.custody import canonical_kind
 from dossier_station.core.journal import Journal
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # a report line is never cut
 
 
 @click.command("journal")

@@ -23,6 +23,7 @@ from dossier_station.core.custody import (
     ANCHORED,
     CAPTURED,
     DOSSIER_FILE_KINDS,
+    IMPORTED,
     CustodyError,
     CustodySettings,
     canonical_kind,
@@ -158,28 +159,56 @@ def check_dossier(journal: Journal, path: Path, events: list[dict[str, Any]], re
     if manifest is None:
         report.notes.append(f"{path.name} carries no custody manifest (built without attachments, or before custody manifests)")
         return
+    local = [m for m in d["matches"] if m["kind"] != IMPORTED]
+    if d["matches"] and not local:  # made on another station: its manifest is checked against that station's history
+        _check_foreign_manifest(path, manifest, d, report)
+        return
     _check_manifest(manifest, {e["id"]: e for e in events}, d, report)
 
 
-def _check_manifest(manifest: dict[str, Any], by_id: dict[int, dict[str, Any]], d: dict[str, Any], report: CustodyReport) -> None:
+def _check_foreign_manifest(path: Path, manifest: dict[str, Any], d: dict[str, Any], report: CustodyReport) -> None:
+    """An imported dossier: the sending station's history kept beside it must still hold, and
+    hold the manifest's events (it was fully checked, anchors included, when it was imported)."""
+    from dossier_station.core.custody import parse_history
+    from dossier_station.core.custody_chain import check_chain
+
+    sidecar = path.with_name(path.name.removesuffix(".pdf") + ".custody.json")
+    if not sidecar.is_file():
+        report.notes.append(f"{path.name} was imported; the sending station's history ({sidecar.name}) is not beside it, so its pages were checked only at import")
+        return
+    try:
+        history = parse_history(sidecar.read_bytes(), str(sidecar))
+    except CustodyError as exc:
+        report.problems.append(ChainProblem("manifest", None, str(exc).splitlines()[0]))
+        return
+    chain = check_chain(history["events"], history["start_prev"])
+    report.problems += [ChainProblem(p.kind, p.event_id, f"{sidecar.name}: {p.message}") for p in chain.problems]
+    if history["dossier"]["sha256"] != d["sha256"]:
+        report.problems.append(ChainProblem("manifest", None, f"{sidecar.name} is the history of another file"))
+    _check_manifest(manifest, {e["id"]: e for e in history["events"] if not e.get("redacted")}, d, report,
+                    where=f"the sending station's history ({history.get('station', {}).get('station')})")
+
+
+def _check_manifest(manifest: dict[str, Any], by_id: dict[int, dict[str, Any]], d: dict[str, Any], report: CustodyReport,
+                    where: str = "the journal") -> None:
     for ev in manifest["events"]:
         if event_hash(ev, ev["prev_hash"]) != ev["hash"]:
             report.problems.append(ChainProblem("manifest", ev["id"], f"custody manifest: event {ev['id']} was edited inside the dossier"))
         elif ev["id"] not in by_id or by_id[ev["id"]]["hash"] != ev["hash"]:
-            report.problems.append(ChainProblem("manifest", ev["id"], f"custody manifest: event {ev['id']} is not the journal's entry {ev['id']} (changed or deleted in the journal)"))
+            report.problems.append(ChainProblem("manifest", ev["id"], f"custody manifest: event {ev['id']} is not entry {ev['id']} of {where} (changed or deleted there)"))
     captured = {e["sha256"] for e in by_id.values() if canonical_kind(e["kind"]) == CAPTURED}
     for page in manifest["pages"]:
         status = "captured" if page["raw_sha256"] in captured else "from file"
         src = Path(str(page.get("source", "")))
-        if src.is_file() and page["raw_sha256"] and sha256_file(src) != page["raw_sha256"]:
+        if where == "the journal" and src.is_file() and page["raw_sha256"] and sha256_file(src) != page["raw_sha256"]:
             status = "raw changed"
             report.problems.append(ChainProblem("changed", page.get("captured_event"), f"page {page['key']}: the raw page {src} changed since it was built"))
         elif page.get("captured_event") and page["raw_sha256"] not in captured:
             status = "capture missing"
-            report.problems.append(ChainProblem("manifest", page["captured_event"], f"page {page['key']}: its capture event {page['captured_event']} is no longer in the journal"))
+            report.problems.append(ChainProblem("manifest", page["captured_event"], f"page {page['key']}: its capture event {page['captured_event']} is no longer in {where}"))
         d["pages"].append({"key": page["key"], "raw_sha256": page["raw_sha256"], "status": status})
     if any(p["status"] == "from file" for p in d["pages"]):
-        report.notes.append("pages marked 'from file' were not scanned on this station: there is no capture event to match")
+        report.notes.append(f"pages marked 'from file' were not scanned: {where} has no capture event to match")
 
 
 def verify_custody(journal: Journal, settings: CustodySettings, *, trust: Path | None = None, dossier: Path | None = None,

@@ -41,6 +41,7 @@ def tsa(tmp_path_factory):
 @pytest.fixture
 def station(tmp_path, monkeypatch, tsa):
     monkeypatch.delenv("DOSSIER_PROFILE", raising=False)
+    monkeypatch.setattr("dossier_station.core.profile.LOADED", [])  # no profile read by an earlier test
     monkeypatch.setenv("DOSSIER_JOURNAL", str(tmp_path / "journal.sqlite3"))
     set_station_identity(WHO)
     yield CustodySettings("test-station-1", "孙洋", tsa_url=tsa.url, tsa_trust=tsa.root_pem)

@@ -24,6 +24,7 @@ WHO = {"station": "test-station-1", "operator": "孙洋"}
 def _no_process_identity(monkeypatch):
     monkeypatch.delenv("DOSSIER_PROFILE", raising=False)
     set_station_identity(None)
+    monkeypatch.setattr("dossier_station.core.profile.LOADED", [])  # no profile read by an earlier test
     yield
     set_station_identity(None)
 

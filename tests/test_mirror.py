@@ -22,6 +22,7 @@ WHO = {"station": "test-station-1", "operator": "孙洋"}
 @pytest.fixture
 def station(tmp_path, monkeypatch):
     monkeypatch.delenv("DOSSIER_PROFILE", raising=False)
+    monkeypatch.setattr("dossier_station.core.profile.LOADED", [])  # no profile read by an earlier test
     monkeypatch.setenv("DOSSIER_JOURNAL", str(tmp_path / "journal.sqlite3"))
     set_station_identity(WHO)
     out = tmp_path / "out"
