@@ -89,6 +89,9 @@ def validate_profile(data: dict[str, Any], where: str = "station profile") -> di
     return tables
 
 
+LOADED: list[Profile] = []  # profiles read from a file by this process, newest last
+
+
 def load_profile(path: str | os.PathLike[str] | None = None) -> Profile:
     """Read the profile named on the command line, else $DOSSIER_PROFILE, else defaults."""
     if path is None:
@@ -106,7 +109,9 @@ def load_profile(path: str | os.PathLike[str] | None = None) -> Profile:
         raise ProfileError(f"{p}: not UTF-8 text (byte {exc.start})", hint="save the profile as UTF-8 (TOML files must be UTF-8)") from None
     except OSError as exc:
         raise ProfileError(f"{p}: cannot read the station profile: {exc.strerror or exc}", hint="check the path and its permissions") from None
-    return parse_profile_text(text, p)
+    profile = parse_profile_text(text, p)
+    LOADED.append(profile)  # the profile this process runs with: custody events name its [station]
+    return profile
 
 
 def parse_profile_text(text: str, path: Path | None = None) -> Profile:
