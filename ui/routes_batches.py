@@ -32,6 +32,11 @@ async def home() -> Response:
     return RedirectResponse("/batches", status_code=303)
 
 
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return Response(status_code=204)
+
+
 @router.get("/batches")
 async def batches(request: Request) -> Response:
     operator(request)

@@ -58,11 +58,15 @@ async def scan_form(request: Request) -> Response:
 async def scan_screen(request: Request, batch_id: str) -> Response:
     operator(request, "scan")
     app = request.app
-    batch = app.state.store.open_batch(batch_id)
     job = app.state.jobs.states.get(batch_id)
+    path = app.state.store.batch_path(batch_id)
+    if job and not (path / "batch.json").exists():  # just started: the session has not made the folder yet
+        data: dict[str, Any] = {"settings": job.result.get("settings", {}), "pages": []}
+    else:
+        data = app.state.store.open_batch(batch_id).data
     return render(request, "scan.html", batch_id=batch_id, presets=presets(app.state.cfg.profile), scanners=app.state.scanners(),
-                  pages=[page_event(batch_id, p) for p in batch.pages], job=job.event() if job else None, batch=batch.data,
-                  device=(batch.data.get("device") or {}).get("name") or batch.data["settings"].get("device") or "")
+                  pages=[page_event(batch_id, p) for p in data["pages"]], job=job.event() if job else None, batch=data,
+                  device=(data.get("device") or {}).get("name") or data["settings"].get("device") or "")
 
 
 def _settings(body: dict[str, Any]) -> ScanSettings:
@@ -84,6 +88,8 @@ def _start(request: Request, batch_id: str, settings: ScanSettings, *, resume: b
 
     def work(st: JobState) -> None:
         from dossier_station.core.journal import Journal
+
+        st.result = {"settings": {"device": settings.device, "dpi": settings.dpi, "mode": settings.mode, "source": settings.source}}
         from dossier_station.station.scan_batch import classify_pages
 
         journal = Journal()

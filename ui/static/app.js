@@ -65,8 +65,9 @@ function showJob(ev) {
   const bp = $("#build-progress");
   if (bp && ev.kind === "build") {
     if (ev.total) { bp.max = ev.total; bp.value = ev.done; $("#build-count").textContent = `${ev.done}/${ev.total}` + (ev.phase === "volumes" ? " · " + (t.writing || "") : ""); }
-    const bs = $("#build-state"); bs.dataset.state = ev.state; bs.textContent = ev.message || "";
-    if (ev.state === "done") location.reload();
+    const bs = $("#build-state"); const was = bs.dataset.state;
+    bs.dataset.state = ev.state; bs.textContent = ev.message || "";
+    if (ev.state === "done" && was === "running") location.reload();  // show volumes, checks, custody
   }
 }
 
@@ -190,7 +191,7 @@ function initCatalogue() {
   const form = $("#catalogue"); if (!form) return;
   const batch = form.dataset.batch;
   function update(data) {
-    const rows = $$("tr.row", form);
+    const rows = $$("tr.catrow", form);
     if (data.documents && data.documents.length !== rows.length) { location.reload(); return; }
     (data.documents || []).forEach((d, i) => {
       rows[i].querySelector(".count").textContent = d.length;
@@ -216,7 +217,7 @@ function initCatalogue() {
   });
   let dragged = null;
   $("#strip").addEventListener("dragstart", (e) => { dragged = e.target.closest(".thumb"); e.dataTransfer.setData("text/plain", dragged.dataset.seq); });
-  for (const tr of $$("tr.row", form)) {
+  for (const tr of $$("tr.catrow", form)) {
     tr.addEventListener("dragover", (e) => { e.preventDefault(); tr.classList.add("over"); });
     tr.addEventListener("dragleave", () => tr.classList.remove("over"));
     tr.addEventListener("drop", async (e) => {
