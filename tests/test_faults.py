@@ -58,9 +58,32 @@ def run_build(pages: Path, out: Path, journal: Path) -> subprocess.CompletedProc
                           env={**os.environ, "DOSSIER_JOURNAL": str(journal), "COLUMNS": "200"})
 
 
-def start_build(pages: Path, out: Path, journal: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(build_cmd(pages, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "DOSSIER_JOURNAL": str(journal), "COLUMNS": "200"}, start_new_session=True)
+class Started:
+    """A build running in its own session; its output goes to files, not pipes, so an orphaned
+    worker holding them open cannot hang the test."""
+
+    def __init__(self, pages: Path, out: Path, journal: Path, logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=logs, prefix="build-")
+        os.close(fd)
+        self.stdout_path, self.stderr_path = Path(name + ".out"), Path(name + ".err")
+        with self.stdout_path.open("w") as so, self.stderr_path.open("w") as se:
+            self.proc = subprocess.Popen(build_cmd(pages, out), stdout=so, stderr=se, text=True, start_new_session=True,
+                                         env={**os.environ, "DOSSIER_JOURNAL": str(journal), "COLUMNS": "200"})
+        self.pid = self.proc.pid
+
+    def wait(self, timeout: float = BUILD_TIMEOUT) -> tuple[int, str, str]:
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        return code, self.stdout_path.read_text(), self.stderr_path.read_text()
+
+
+def start_build(pages: Path, out: Path, journal: Path) -> Started:
+    return Started(pages, out, journal, out.parent / "logs")
 
 
 @contextlib.contextmanager
@@ -186,11 +209,12 @@ def test_a_build_killed_at_a_random_point_leaves_no_finished_looking_file_and_re
     out = tmp_path / "out"
     seed = random.randrange(1 << 30)
     delay = random.Random(seed).uniform(0.0, 8.0)
-    proc = start_build(pages, out, journal)
+    build = start_build(pages, out, journal)
+    proc = build.proc
     try:
         deadline = time.monotonic() + 120
         while not (out.is_dir() and any(p.name.startswith(".work-") for p in out.iterdir())):
-            assert proc.poll() is None, proc.communicate()
+            assert proc.poll() is None, build.wait()
             assert time.monotonic() < deadline, "the build never started its work"
             time.sleep(0.05)
         time.sleep(delay)
@@ -200,14 +224,11 @@ def test_a_build_killed_at_a_random_point_leaves_no_finished_looking_file_and_re
         else:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(sig)
-        stdout, stderr = proc.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _, stdout, stderr = build.wait(120)
     where = f"(seed {seed}: signal after {delay:.2f} s)"
     # Workers die with their parent: none left behind for long.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 5
     while session_processes(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     orphans = session_processes(proc.pid)
@@ -234,8 +255,8 @@ def test_two_builds_racing_into_one_folder_one_wins_and_the_other_names_it(tmp_p
     a, b = start_build(pages, out, journal), start_build(pages, out, journal)
     results = {}
     for p in (a, b):
-        stdout, stderr = p.communicate(timeout=BUILD_TIMEOUT)
-        results[p.pid] = (p.returncode, stdout, " ".join(stderr.split()))
+        code, stdout, stderr = p.wait()
+        results[p.pid] = (code, stdout, " ".join(stderr.split()))
     codes = sorted(r[0] for r in results.values())
     assert codes == [0, int(ExitCode.busy)], results
     winner = next(pid for pid, r in results.items() if r[0] == 0)
@@ -251,26 +272,24 @@ def test_two_builds_racing_into_one_folder_one_wins_and_the_other_names_it(tmp_p
 def test_a_journal_locked_while_the_build_runs_places_nothing(tmp_path, pages, journal):
     out = tmp_path / "out"
     Journal(journal).close()
-    proc = start_build(pages, out, journal)
+    build = start_build(pages, out, journal)
     db = sqlite3.connect(journal, isolation_level=None, timeout=30)
     try:
         deadline = time.monotonic() + 120
         while not (out.is_dir() and any(p.name.startswith(".work-") for p in out.iterdir())):
-            assert proc.poll() is None, proc.communicate()
+            assert build.proc.poll() is None, build.wait()
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(1.5)  # past the journal check at the start, well before the pages are done
         db.execute("BEGIN EXCLUSIVE")  # held by this (other) process until the build gives up
-        stdout, stderr = proc.communicate(timeout=BUILD_TIMEOUT)
+        code, stdout, stderr = build.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        build.wait(30)
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
         db.close()
     said = " ".join(stderr.split())
-    assert proc.returncode == int(ExitCode.busy), said
+    assert code == int(ExitCode.busy), said
     assert "journal" in said and "Traceback" not in said
     assert visible(out) == [] and hidden(out) == []
     assert_consistent(out, journal)
