@@ -138,7 +138,7 @@ def profile_schema() -> dict[str, Any]:
     """JSON Schema of the whole profile: one property per registered table."""
     from pydantic import create_model
 
-    fields: dict[str, Any] = {name: (model | None, None) for name, model in TABLES.items()}
+    fields: dict[str, Any] = {name: (TABLES[name] | None, None) for name in sorted(TABLES)}  # stable: not registration order
     whole: type[BaseModel] = create_model("StationProfile", __config__=None, **fields)
     schema = whole.model_json_schema(by_alias=True)
     for name in sorted(UNTYPED_TABLES - set(TABLES)):

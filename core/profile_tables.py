@@ -71,7 +71,8 @@ class ScannerTable(ProfileTable):
     dpi: int = Field(300, ge=50, le=2400)
     mode: Literal["color", "gray", "lineart"] = "color"
     source: Literal["flatbed", "adf", "adf-duplex"] = "adf"
-    page: str | None = Field(None, description="A4, A3, letter, legal, 16k or WIDTHxHEIGHT in mm")
+    page: str | None = Field(None, description="A4, A3, letter, legal, 16k or WIDTHxHEIGHT in mm",
+                             pattern=r"^([Aa][34]|[Ll]etter|[Ll]egal|16[Kk]|\d+(\.\d+)?[xX]\d+(\.\d+)?)$")
     brightness: int | None = None
     contrast: int | None = None
     source_names: dict[str, dict[str, str]] = Field(

@@ -37,6 +37,7 @@ PROFILES = {
     "biuld.toml": b"[biuld]\njobs = 2\n",
     "top_level.toml": b"jobs = 2\n[build]\n",
     "max_pages.toml": b"[build]\nmax_pages = 0\n",
+    "page.toml": b'[scanner]\npage = "A5"\n',
 }
 
 
@@ -102,6 +103,9 @@ def _cases(b: Path) -> list[tuple[str, list[str], ExitCode, list[str]]]:
         ("pads list, no given port works", [*CLI, "pads", "list", "--no-scan", "--port", str(b / "nope"), "--port", "/dev/null"],
          ExitCode.device_not_found, ["no port given with --port works"]),
         ("scan --device nosuch:0", [*CLI, "scan", "--batch", str(b / "scan_batch"), "--device", "nosuch:0"], ExitCode.device_not_found, ["nosuch:0"]),
+        ("scan --batch naming a file", [*CLI, "scan", "--batch", str(b / "good.toml"), "--device", "test:0"], ExitCode.file_access_error, ["is a file"]),
+        ("profile [scanner] page", [*CLI, "scan", "--batch", str(b / "never"), "--profile", str(b / "page.toml")], ExitCode.invalid_config,
+         ["[scanner]", "page", "'A5'"]),
     ]
     profile_needles = {"jobs_two.toml": ["jobs", "'two'"], "latin1_profile.toml": ["not UTF-8"], "biuld.toml": ["did you mean [build]"],
                        "top_level.toml": ["outside any table"], "max_pages.toml": ["max_pages"]}
@@ -134,7 +138,7 @@ def test_every_bad_input_gets_its_documented_exit_code_and_no_traceback(bad):
         if "--max-pages" in flat and "max_pages.toml" in label:
             problems.append(f"{label}: names the command-line option, not the profile key: {flat}")
     assert not problems, "\n\n".join(problems)
-    assert not (bad / "out").exists()  # nothing written for any of them
+    assert not (bad / "out").exists() and not (bad / "never").exists()  # nothing written for any of them
     after = _tree_hash(bad)
     assert {k: v for k, v in after.items() if not k.startswith("scan_batch")} == before  # inputs untouched
     assert json.loads((bad / "scan_batch" / "batch.json").read_text("utf-8"))["state"] == "failed"

@@ -54,6 +54,7 @@ def test_no_profile_at_all_works_on_defaults(monkeypatch):
         ("[pads]\npen_baud = 19200.0\n", ["[pads]", "pen_baud"]),
         ('[scanner]\nsource_names = {fi = {adf = 1}}\n', ["source_names", "expected str"]),
         ("[build\n", ["not valid TOML"]),
+        ('[scanner]\npage = "A5"\n', ["[scanner]", "page", "expected A4, A3"]),
     ],
 )
 def test_wrong_profiles_are_refused_at_load_naming_table_and_key(tmp_path, text, needles):

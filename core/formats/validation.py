@@ -202,6 +202,11 @@ def describe(err: dict[str, Any], model: type[BaseModel], label: Labeller | None
     head = _where_and_path(loc, model, label)
     if kind == "missing":
         return f"{head} is required but missing"
+    if kind == "string_pattern_mismatch" and loc and not isinstance(loc[-1], int):
+        holder = model_at(model, loc[:-1]) if loc[:-1] else model
+        info = _field(holder, loc[-1]) if holder else None
+        if info is not None and info.description:
+            return f"{head} = {_show(err.get('input'))}: expected {info.description}"
     return f"{head} = {_show(err.get('input'))}: {_wanted(err)}"
 
 
