@@ -96,7 +96,10 @@ def run(hot: Path | None, out: Path | None, profile_path: str | None, workers: i
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    summary = watcher.run(once=once, grace=grace)
+    from dossier_station.station.custody import AnchorTimer
+
+    with AnchorTimer(profile):  # custody: journal anchored at least daily, queued mirror copies retried
+        summary = watcher.run(once=once, grace=grace)
     click.echo(f"done {summary.done}, failed {summary.failed}"
                + (f", released {len(summary.released)}" if summary.released else "")
                + (f"; still being written, left for later: {', '.join(summary.left)}" if summary.left else ""), err=True)

@@ -183,10 +183,12 @@ def anchor_json(a: Anchor) -> dict[str, Any]:
 
 
 class AnchorTimer:
-    """A daemon thread that anchors the journal whenever ``anchor_hours`` have passed.
+    """A daemon thread that anchors the journal whenever ``anchor_hours`` have passed, and
+    retries mirror copies that were queued while a mirror was offline.
 
-    Started by long-running station processes (``start()``/``stop()``, or as a context manager).
-    A failed attempt (TSA down) is logged and retried at the next tick; it never stops the station.
+    Started by long-running station processes (``dossier watch``, ``dossier ui``) as a context
+    manager. A failed attempt (TSA down) is logged and retried at the next tick; it never stops
+    the station.
     """
 
     def __init__(self, profile: Profile | None = None, *, settings: CustodySettings | None = None, tick: float | None = None) -> None:
@@ -195,12 +197,17 @@ class AnchorTimer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="custody-anchor", daemon=True)
         self.anchors_taken = 0
+        self.copies_retried = 0
         self.last_error: str | None = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 with Journal() as journal:
+                    if self.settings.mirrors and journal.pending_copies():
+                        from dossier_station.station.mirror import retry_pending
+
+                        self.copies_retried += len(retry_pending(journal, self.settings))
                     if anchor_due(journal, self.settings) and anchor_now(journal, self.settings, "daily") is not None:
                         self.anchors_taken += 1
                 self.last_error = None
@@ -210,7 +217,7 @@ class AnchorTimer:
             self._stop.wait(self.tick)
 
     def start(self) -> AnchorTimer:
-        if self.settings.tsa_url:
+        if self.settings.tsa_url or self.settings.mirrors:
             self._thread.start()
         return self
 

@@ -133,3 +133,25 @@ def test_a_file_that_differs_from_the_journal_is_not_mirrored(station, tmp_path)
     with Journal() as j:
         results = mirror_outputs(files[:1], out, _settings(m1), j)
     assert results[0]["state"] == "refused" and not (m1 / "out" / files[0].name).exists()
+
+
+def test_a_running_station_retries_queued_copies_by_itself(station, tmp_path):
+    import time
+
+    from dossier_station.station.custody import AnchorTimer
+
+    out, files = station
+    offline = tmp_path / "nas"
+    settings = _settings(offline)
+    with Journal() as j:
+        mirror_outputs(files, out, settings, j)
+        assert len(j.pending_copies()) == 2
+    with AnchorTimer(settings=settings, tick=0.2) as timer:
+        time.sleep(0.5)
+        offline.mkdir()  # the share comes back while the station runs
+        deadline = time.monotonic() + 30
+        while timer.copies_retried < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert timer.copies_retried == 2, timer.last_error
+    with Journal() as j:
+        assert not j.pending_copies() and check_mirrors(j, settings).ok

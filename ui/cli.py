@@ -41,7 +41,11 @@ def ui(host: str, port: int, profile_path: str | None, data_dir: Path | None, de
     app = create_app(UiConfig(data_dir=data, host=host, port=port, profile=profile_path, demo=demo))
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"dossier station UI: open http://{shown}:{port}/  (data: {data}; Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    from dossier_station.core.profile import load_profile
+    from dossier_station.station.custody import AnchorTimer
+
+    with AnchorTimer(load_profile(profile_path)):  # custody: journal anchored at least daily, mirror copies retried
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
 
 
 COMMANDS = [ui]
