@@ -166,6 +166,10 @@ def verify(files: tuple[Path, ...], as_json: bool, trust_files: tuple[Path, ...]
     if not trust.roots:
         raise BadArgsError("no trusted root certificate", hint="pass --trust ROOT.pem or set [signing] trust")
     reports = [verify_file(f, trust) for f in files]
+    from dossier_station.station.custody import record_access
+
+    for f, r in zip(files, reports, strict=True):  # custody: every opening of a dossier is recorded
+        record_access(f, "verified", ok=r.ok, by="dossier verify")
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports] if len(reports) > 1 else reports[0].as_dict(),
                               ensure_ascii=False, indent=1))
@@ -193,6 +197,9 @@ def extract(signed: Path, escrow_key: Path, escrow_cert: Path | None, out: Path)
     from dossier_station.station.signing_report import extract_biometrics
 
     written = extract_biometrics(signed, escrow_key, escrow_cert, out)
+    from dossier_station.station.custody import record_access
+
+    record_access(signed, "viewed", by="biometrics extract", extracted_to=str(out))  # custody: recorded
     for p in written:
         console.print(f"  {escape(str(p))}")
     console.print(f"[green]✓[/] capture decrypted and matches the event certificate → {escape(str(out))}")
