@@ -96,3 +96,84 @@ def test_lock_of_a_killed_holder_is_released_by_the_kernel(tmp_path: Path):
     start = time.monotonic()
     with folder_lock(tmp_path, "build", wait=5):
         assert time.monotonic() - start < 5
+
+
+def test_an_undone_placement_puts_back_the_files_it_replaced(tmp_path: Path):
+    (tmp_path / "v.pdf").write_bytes(b"old volume")
+    outs = [AtomicOutput(tmp_path / "v.pdf", place=False), AtomicOutput(tmp_path / "r.json", place=False)]
+    for o, data in zip(outs, (b"new volume", b"{}"), strict=True):
+        with o as tmp:
+            tmp.write_bytes(data)
+    placement = place_all(outs, hold=True)
+    assert (tmp_path / "v.pdf").read_bytes() == b"new volume"
+    placement.undo()
+    assert (tmp_path / "v.pdf").read_bytes() == b"old volume"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.pdf"]
+
+
+def test_a_committed_placement_keeps_no_backup(tmp_path: Path):
+    (tmp_path / "v.pdf").write_bytes(b"old")
+    out = AtomicOutput(tmp_path / "v.pdf", place=False)
+    with out as tmp:
+        tmp.write_bytes(b"new")
+    place_all([out], hold=True).commit()
+    assert [p.name for p in tmp_path.iterdir()] == ["v.pdf"] and (tmp_path / "v.pdf").read_bytes() == b"new"
+
+
+def test_a_copy_that_does_not_hash_as_recorded_replaces_nothing(tmp_path: Path):
+    from dossier_station.core.files import HashMismatchError, copy_atomic
+
+    src, final = tmp_path / "scan.jpg", tmp_path / "aside" / "scan.jpg"
+    src.write_bytes(b"page as captured")
+    final.parent.mkdir()
+    final.write_bytes(b"earlier copy")
+    with pytest.raises(HashMismatchError):
+        copy_atomic(src, final, expected_sha256="0" * 64)
+    assert final.read_bytes() == b"earlier copy"
+    assert [p.name for p in final.parent.iterdir()] == ["scan.jpg"]
+
+
+def test_temporaries_can_live_in_a_work_folder_and_carry_the_process_id(tmp_path: Path):
+    from dossier_station.core.files import pid_of_temporary
+
+    work = tmp_path / ".work-1-x"
+    work.mkdir()
+    out = AtomicOutput(tmp_path / "v.pdf", tmp_dir=work)
+    with out as tmp:
+        assert tmp.parent == work and pid_of_temporary(tmp.name) == os.getpid()
+        tmp.write_bytes(b"%PDF-")
+    assert (tmp_path / "v.pdf").exists() and list(work.iterdir()) == []
+    assert pid_of_temporary(".work-123-abc") == 123 and pid_of_temporary("v.pdf") is None
+
+
+@pytest.mark.parametrize("make_parents", [True, False])
+def test_a_file_target_under_a_file_or_a_folder_is_a_clear_error(tmp_path: Path, make_parents: bool):
+    from dossier_station.core.errors import FileAccessError
+
+    (tmp_path / "f").write_text("x")
+    for target in (tmp_path / "f" / "out.pdf", tmp_path):
+        with pytest.raises(FileAccessError), AtomicOutput(target, make_parents=make_parents) as tmp:
+            tmp.write_bytes(b"never")
+    if not make_parents:
+        with pytest.raises(FileAccessError, match="does not exist"), AtomicOutput(tmp_path / "no" / "x.pdf", make_parents=False) as tmp:
+            tmp.write_bytes(b"never")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_a_truncated_pdf_fails_verification(tmp_path: Path):
+    import pikepdf
+
+    from dossier_station.core.pdfcheck import check_pdf
+
+    good = tmp_path / "g.pdf"
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.add_blank_page()
+    pdf.save(good)
+    check_pdf(good, pages=2)
+    with pytest.raises(OutputError, match="pages"):
+        check_pdf(good, pages=3)
+    cut = tmp_path / "c.pdf"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(OutputError, match="cut short"):
+        check_pdf(cut)
