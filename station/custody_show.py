@@ -74,8 +74,10 @@ def _describe(e: dict[str, Any]) -> str:
     if kind in ("exported", "imported"):
         return f"{name}  request {d.get('request')} ({d.get('requester')} / approved by {d.get('approver')})"
     if kind in ("signed", "sealed"):
-        who = d.get("signer") or d.get("certificate") or d.get("subject") or ""
-        return f"{name}  {who}".rstrip()
+        who = d.get("signer") or d.get("certificate") or ""
+        level = d.get("level") or ""
+        source = f"of {str(d.get('source_sha256'))[:12]}…" if d.get("source_sha256") else ""
+        return " ".join(x for x in (name, " ", str(who), str(level), source) if x).replace("   ", "  ")
     return name
 
 
