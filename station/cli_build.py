@@ -21,14 +21,19 @@ from dossier_station.station.build_console import run_build
 @click.option("--images", type=click.Choice(["archival", "compact"]), default=None, help="archival: captured pixels kept (default); compact: grey pages bitonal, colour re-encoded.")
 @click.option("--broker", default=None, help="OCR on the worker pool: redis://HOST:6379/0 (see docs/cluster.md); else [cluster] broker.")
 @click.option("--fallback", type=click.Choice(["none", "local"]), default=None, help="local: build here if the broker or its workers cannot be reached.")
+@click.option("--seal", is_flag=True, default=False, help="Seal every finished volume with the unit key ([signing] seal) at [signing] seal_level (B-LTA).")
 @click.option("--profile", "profile_path", default=None, help="Station profile (TOML).")
-def build(inputs: Path, case: Path | None, out: Path, engine: str | None, jobs: int | None, pdfa: str | None, max_pages: int | None, attach: bool | None, images: str | None, profile_path: str | None, broker: str | None = None, fallback: str | None = None) -> None:
+def build(inputs: Path, case: Path | None, out: Path, engine: str | None, jobs: int | None, pdfa: str | None, max_pages: int | None, attach: bool | None, images: str | None, profile_path: str | None, broker: str | None = None, fallback: str | None = None, seal: bool = False) -> None:
     """Build a catalogued, searchable PDF/A dossier from page images.
 
     INPUTS is a case file (TOML/JSON naming its pages), a folder of scans (images, multi-page
     TIFFs, scanned PDFs, in name order), a batch folder from `dossier scan`, or one file.
     """
-    run_build(inputs, case, out, profile_path, engine=engine, jobs=jobs, pdfa=pdfa, max_pages=max_pages, attach=attach, images=images, broker=broker, fallback=fallback)
+    result = run_build(inputs, case, out, profile_path, engine=engine, jobs=jobs, pdfa=pdfa, max_pages=max_pages, attach=attach, images=images, broker=broker, fallback=fallback)
+    if seal:
+        from dossier_station.station.signing_seal import seal_volumes
+
+        seal_volumes(list(result.volumes), profile_path)
 
 
 COMMANDS = [build]

@@ -60,7 +60,7 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
         journal.record("capture", str((out / "batch" / page["file"]).resolve()), page["sha256"], device="pnm:0")
         console.print(f"  page {page['seq']:3d}  sha256 {page['sha256'][:16]}…")
 
-    console.print("[bold]1/3[/] virtual scanner (SANE pnm backend): scanning the sample pages")
+    console.print("[bold]1/4[/] virtual scanner (SANE pnm backend): scanning the sample pages")
     sane = out / ".sane"
     sane.mkdir()
     (sane / "dll.conf").write_text("pnm\n")
@@ -72,14 +72,23 @@ def run_demo(out: Path, pages: Path, case: Path, console: Console) -> list[Path]
     shutil.rmtree(out / ".feed")
     console.print(f"  {len(outcome.added)} pages in {out / 'batch'}")
 
-    console.print("[bold]2/3[/] emulated pen pad and fingerprint sensor: signature capture")
+    console.print("[bold]2/4[/] emulated pen pad and fingerprint sensor: signature capture on a demo transcript")
+    from dossier_station.core.files import sha256_file
+    from dossier_station.station.signing_transcript import make_transcript
+
+    transcript = make_transcript(out / "transcript.pdf")
+    bound = {"sha256": sha256_file(transcript), "name": transcript.name}  # the capture is bound to it
     with PenEmulator(speed=3.0).start() as pen, FingerprintEmulator(finger_delay=1.0).start() as finger:
         opts = SignatureCaptureOptions(pen_port=pen.port, finger_port=finger.port, signer="王小明", operator="demo", pen_idle=0.5)
-        package = capture_signature(opts, out / "signature-capture", lambda level, msg: console.print(f"  {msg}") if level != "progress" else None)
+        package = capture_signature(opts, out / "signature-capture", lambda level, msg: console.print(f"  {msg}") if level != "progress" else None, document=bound)
     console.print(f"  capture package: {package}")
 
-    console.print("[bold]3/3[/] building the dossier")
+    console.print("[bold]3/4[/] building the dossier")
     result = run_build(out / "batch", case, out / "dossier", None)
+    console.print("[bold]4/4[/] signing: DEMO PKI, the transcript signed with the pads' capture, the volume sealed")
+    from dossier_station.station.signing_demo import run_signing_demo
+
+    run_signing_demo(out, list(result.volumes), package, transcript, console)
     console.print(f"custody journal: {journal.path} — {journal.verify().summary()}")
     journal.close()
     return result.volumes

@@ -76,7 +76,7 @@ def prepare_seal(setup, pkcs12: Path | None, key: str | None, trust_files: tuple
 
 
 def seal_files(files: list[tuple[Path, Path]], setup, ref, pin, trust, req: SignRequest, *,  # type: ignore[no-untyped-def]
-               jobs: int = 0, show: bool = True):
+               jobs: int = 0, show: bool = True, record: bool = True):
     from dossier_station.core.journal import Journal
     from dossier_station.signing.seal import SealJob, seal_many
 
@@ -87,7 +87,7 @@ def seal_files(files: list[tuple[Path, Path]], setup, ref, pin, trust, req: Sign
 
         def done(o) -> None:  # type: ignore[no-untyped-def]
             bar.advance(task)
-            if o.ok:
+            if o.ok and record:
                 journal.record("seal", str(o.dst.resolve()), o.sha256, source=str(o.src.resolve()),
                                source_sha256=o.source_sha256, level=req.level)
                 bar.console.print(f"[green]✓[/] {escape(str(o.src))} → {escape(str(o.dst))}  sha256 {o.sha256[:16]}…", soft_wrap=True)
@@ -144,10 +144,15 @@ def seal_volumes(volumes: list[Path], profile_path: str | None) -> None:
     req = seal_request(setup, setup.table.seal_level, None, False, unit)
     with tempfile.TemporaryDirectory(dir=volumes[0].parent, prefix=".sealing-") as tmp:
         pairs = [(v, Path(tmp) / v.name) for v in volumes]
-        outcomes = seal_files(pairs, setup, ref, pin, trust, req, jobs=0, show=console.is_terminal)
+        outcomes = seal_files(pairs, setup, ref, pin, trust, req, jobs=0, show=console.is_terminal, record=False)
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise SomeFilesFailed(f"{len(failed)} volume(s) could not be sealed: {failed[0].error}",
                                   hint="the unsealed volumes are kept; fix the cause and run dossier seal on them")
-        for o in outcomes:
-            copy_atomic(o.dst, o.src, expected_sha256=o.sha256)
+        from dossier_station.core.journal import Journal
+
+        with Journal() as journal:
+            for o in outcomes:
+                copy_atomic(o.dst, o.src, expected_sha256=o.sha256)  # the sealed volume takes the volume's name
+                journal.record("seal", str(o.src.resolve()), o.sha256, source_sha256=o.source_sha256, level=req.level)
+                console.print(f"[green]✓[/] sealed {escape(str(o.src))} ({req.level})", soft_wrap=True)
