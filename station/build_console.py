@@ -84,4 +84,9 @@ def print_summary(result: BuildResult) -> None:
             console.print(f"  {item.get('page') or 'row ' + item.get('row', '')}: {item['issue']}")
         if len(rep["qc"]) > 10:
             console.print(f"  … and {len(rep['qc']) - 10} more in the report")
+    unusual = [a for a in rep.get("set_aside_at_capture") or [] if not a["reason"].startswith(("separator sheet", "blank back"))]
+    if unusual:  # captured but not bound, for a reason the clerk should see (routine ones are in the report)
+        console.print(f"[yellow]{len(unusual)} captured pages are not in the dossier:[/]")
+        for a in unusual[:10]:
+            console.print(f"  {a['file']}: {a['reason']}")
     console.print(f"report: {result.report_path}")

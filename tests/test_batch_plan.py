@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -133,3 +134,30 @@ def test_a_regular_file_is_neither_a_new_nor_an_existing_batch(tmp_path):
         BatchFolder.create(f, SETTINGS)
     with pytest.raises(InputFileError, match="is a file"):
         BatchFolder.open(f)
+
+
+def test_a_build_binds_the_separated_pages_and_names_those_before_the_first_separator(tmp_path, sample_dir):
+    """End to end through `dossier build`: the page scanned before the first separator sheet is
+    not bound, not dropped silently — the console and the report name it with its reason."""
+    b = BatchFolder.create(tmp_path / "b", SETTINGS)
+    text = Image.open(sample_dir / "dev_002.jpg").reduce(2).convert("L")
+    for seq, role in enumerate(["page", "separator", "page"], start=1):
+        path = tmp_path / "b" / "pages" / f"{seq:04d}.png"
+        (text if role == "page" else Image.new("L", (400, 560), 255)).save(path, dpi=(150, 150))
+        rec = {"seq": seq, "file": f"pages/{path.name}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "dpi": 150, "role": role}
+        if role == "separator":
+            rec.update(separator_case="案1", separator_row=1, classified=True)
+        b.add(rec)
+    b.data.update(state="complete", documents=[{"row": 1, "pages": [3]}], unassigned=[1])
+    b.save()
+    case = tmp_path / "case.toml"
+    case.write_text('[case]\ncase_number = "案1"\n[[rows]]\n"题名" = "起诉意见书"\n"页数" = 1\n', "utf-8")
+    result = subprocess.run([sys.executable, "-m", "dossier_station.station", "build", str(b.path), "--case", str(case), "-o", str(tmp_path / "out"),
+                             "--engine", "tesseract", "-j", "1", "--no-attach"], capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    assert "1 captured pages are not in the dossier" in result.stdout and "pages/0001.png" in result.stdout
+    report = json.loads(next((tmp_path / "out").glob("*.report.json")).read_text("utf-8"))
+    assert [p["key"] for p in report["pages"]] == ["0003.png"]
+    aside = {a["seq"]: a["reason"] for a in report["set_aside_at_capture"]}
+    assert set(aside) == {1, 2} and "before the first separator" in aside[1]
