@@ -173,8 +173,11 @@ def test_custody_verify_and_show_trace_the_dossier_from_raw_pages_to_the_seal(fl
     expected = ["captured", "processed", "build"] + (["seal"] if flow.sealed else [])
     assert [k for k in kinds if k in expected] == sorted((k for k in kinds if k in expected), key=expected.index)
     assert set(expected) <= set(kinds)
+    if flow.sealed:  # the signing area's `dossier verify` records the access too
+        _run(["verify", str(flow.dossier), "--trust", str(flow.tsa.root_pem), "--profile", str(flow.prof_a)], flow.env_a)
     accesses = [e for e in _events(flow.a / "journal.sqlite3") if e["kind"] in ("verified", "viewed")]
     assert {e["kind"] for e in accesses} >= {"verified", "viewed"}  # opening a dossier is recorded
+    assert ("dossier verify" in {e["detail"].get("by") for e in accesses}) == flow.sealed
     assert all(e["operator"] == "孙洋" for e in accesses)
 
 
