@@ -9,19 +9,53 @@ the next. The split is checked against the case's catalogue, and a disagreement 
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from dossier_station.core.errors import CaseFileError
+from dossier_station.core.errors import CaseFileError, MissingDependencyError
 from dossier_station.core.files import write_bytes_atomic
 from dossier_station.core.pdfcheck import pdf_verifier
 
 PREFIX = "DOSSIER-SEP/1"
-FONT = "/usr/share/fonts/truetype/arphic/uming.ttc"
+FONT = "/usr/share/fonts/truetype/arphic/uming.ttc"  # Debian's fonts-arphic-uming; else fontconfig
+FONT_HINT = "install a Chinese font: apt-get install fonts-arphic-uming (or set DOSSIER_FONT=/path/to/font.ttc)"
+
+
+@lru_cache(maxsize=1)
+def _font_file() -> str:
+    """A Chinese face for the sheet's title: $DOSSIER_FONT, the Debian path, else fontconfig's
+    best match for Chinese — or a MissingDependencyError naming the package, not a traceback."""
+    env = os.environ.get("DOSSIER_FONT", "")
+    head, _, tail = env.rpartition(":")
+    env = head if tail.isdigit() and head else env  # path or path:index, as for the dossier's font
+    for candidate in (env, FONT):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    exe = shutil.which("fc-match")
+    if exe:
+        try:
+            found = subprocess.run([exe, "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            found = ""
+        if found and Path(found).is_file():
+            return found
+    raise MissingDependencyError("no Chinese font for the separator sheets", hint=FONT_HINT)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    path = _font_file()
+    try:
+        return ImageFont.truetype(path, size)
+    except OSError as exc:
+        raise MissingDependencyError(f"{path}: cannot be read as a font ({exc})", hint=FONT_HINT) from None
 
 
 @dataclass(frozen=True)
@@ -127,12 +161,12 @@ def sheet_image(case_number: str, row: int, title: str, dpi: int = 150) -> Image
     code = code.resize((side, side), Image.NEAREST)
     page.paste(code, ((w - side) // 2, h // 5))
     draw = ImageDraw.Draw(page)
-    big = ImageFont.truetype(FONT, dpi // 2)
-    mid = ImageFont.truetype(FONT, dpi // 5)
+    big = _font(dpi // 2)
+    mid = _font(dpi // 5)
     draw.text((w / 2, h // 12), "文件分隔页", font=big, fill=0, anchor="mm")
     draw.text((w / 2, h // 5 + side + dpi // 3), f"第 {row} 份　{title}", font=mid, fill=0, anchor="mm")
     draw.text((w / 2, h // 5 + side + dpi * 2 // 3), case_number, font=mid, fill=0, anchor="mm")
-    draw.text((w / 2, h - dpi // 2), "本页不入卷 — separator sheet, not part of the dossier", font=ImageFont.truetype(FONT, dpi // 10), fill=0, anchor="mm")
+    draw.text((w / 2, h - dpi // 2), "本页不入卷 — separator sheet, not part of the dossier", font=_font(dpi // 10), fill=0, anchor="mm")
     return page
 
 

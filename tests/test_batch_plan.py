@@ -161,3 +161,21 @@ def test_a_build_binds_the_separated_pages_and_names_those_before_the_first_sepa
     assert [p["key"] for p in report["pages"]] == ["0003.png"]
     aside = {a["seq"]: a["reason"] for a in report["set_aside_at_capture"]}
     assert set(aside) == {1, 2} and "before the first separator" in aside[1]
+
+
+def test_separator_sheets_without_a_chinese_font_name_the_package_to_install(monkeypatch):
+    """A station without the font (no Debian path, no fontconfig on PATH) gets a clear error,
+    not a traceback from Pillow. The font cannot be uninstalled in a test: its path is pointed
+    elsewhere and PATH emptied, which is what such a station looks like to the code."""
+    from dossier_station.capture import separators
+    from dossier_station.core.errors import MissingDependencyError
+
+    monkeypatch.setattr(separators, "FONT", "/nonexistent/uming.ttc")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("DOSSIER_FONT", raising=False)
+    separators._font_file.cache_clear()
+    try:
+        with pytest.raises(MissingDependencyError, match="fonts-arphic-uming"):
+            separators.sheet_image("案1", 1, "起诉书")
+    finally:
+        separators._font_file.cache_clear()
