@@ -313,6 +313,25 @@ def copy_output(
     return out
 
 
+def copy_hashed(src: str | os.PathLike[str], dst: str | os.PathLike[str], expected_sha256: str) -> Path:
+    """Copy ``src`` to a scratch file ``dst`` in one pass, hashing the bytes as they are copied;
+    :class:`HashMismatchError` (and no copy) unless they hash to ``expected_sha256``.
+
+    For a build's work folder: the copy is what the volume embeds, so what is embedded is what
+    was hashed. Not fsynced — scratch files are re-created by a rerun; the volume is fsynced.
+    """
+    h = hashlib.sha256()
+    dst = Path(dst)
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(CHUNK):
+            h.update(chunk)
+            fout.write(chunk)
+    if h.hexdigest() != expected_sha256:
+        discard(dst)
+        raise HashMismatchError(f"{src}: its SHA-256 is no longer the one recorded", hint="the file was changed; nothing was kept")
+    return dst
+
+
 class Placement:
     """A set of files just put in place, that can still be taken back (:meth:`undo`) —
     e.g. when the journal refuses the record that must accompany them — until :meth:`commit`.

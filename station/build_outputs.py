@@ -31,6 +31,7 @@ from dossier_station.core.errors import BadArgsError, InputFileError, OutputErro
 from dossier_station.core.files import (
     AtomicOutput,
     HashMismatchError,
+    copy_hashed,
     copy_output,
     describe_os_error,
     remove_stale_temporaries,
@@ -189,7 +190,7 @@ class BuildSession:
                 continue
             copy = self.work / f"{n:05d}.evidence{src.suffix}"
             try:
-                copy_output(src, copy, expected_sha256=o.sha256, place=True)
+                copy_hashed(src, copy, o.sha256)
             except HashMismatchError as exc:
                 raise InputFileError(
                     f"{src}: the file changed during the build (its SHA-256 is no longer the one recorded)",
