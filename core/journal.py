@@ -214,6 +214,8 @@ class Journal:
                 who = ", ".join(holders(self.path)) or "another process"
                 raise BusyError(f"{self.path}: the custody journal is locked by {who} ({doing})",
                                 hint="wait for it to finish and try again; if it hangs, stop that process") from None
+            if "unable to open" in text:
+                raise FileAccessError(f"{self.path}: cannot open the custody journal ({exc})", hint=f"check the folder's permissions, or set {ENV}") from None
             if "readonly" in text or "read-only" in text:
                 raise FileAccessError(f"{self.path}: the custody journal is read-only", hint="fix the file's or the disk's permissions") from None
             if "disk" in text and "full" in text:

@@ -67,8 +67,9 @@ def _page_record(outcome: Any) -> tuple[dict[str, Any], tuple[str, str, str | No
     spec = getattr(outcome, "spec", None)
     processed = None
     text_sha = None
-    if spec is not None:
+    if spec is not None and Path(spec.image.data_path).is_file():
         processed = sha256_file(spec.image.data_path)
+    if spec is not None:
         lines = [[ln.text, round(ln.x0, 2), round(ln.y0, 2), round(ln.x1, 2), round(ln.y1, 2)] for ln in spec.lines]
         text_sha = hashlib.sha256(json.dumps(lines, ensure_ascii=False).encode()).hexdigest()
     params = {k: getattr(outcome, k, None) for k in PAGE_PARAMS}

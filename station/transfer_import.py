@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -50,11 +51,15 @@ def _unpack(pkg: Path, work: Path) -> Path:
         raise FileAccessError(f"{pkg}: no such package", hint="give the package folder or .zip")
     try:
         with zipfile.ZipFile(pkg) as z:
+            seen: set[str] = set()
             for info in z.infolist():
                 name = PurePosixPath(info.filename)
-                if len(name.parts) != 1 or name.name in ("", ".", "..") or info.is_dir() or info.file_size > MAX_MEMBER:
-                    raise CustodyError(f"{pkg}: refused — the zip holds an unexpected entry {info.filename!r}", hint="a transfer package holds plain files only; ask the sender for the original")
-                (work / name.name).write_bytes(z.read(info))
+                if (len(name.parts) != 1 or name.name in ("", ".", "..") or info.is_dir() or info.file_size > MAX_MEMBER
+                        or name.name in seen):
+                    raise CustodyError(f"{pkg}: refused — the zip holds an unexpected entry {info.filename!r}", hint="a transfer package holds plain files only, each once; ask the sender for the original")
+                seen.add(name.name)
+                with z.open(info) as src, open(work / name.name, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise CustodyError(f"{pkg}: refused — not a readable zip ({exc})", hint="the package was damaged in transit; ask the sender for it again") from None
     return work
@@ -179,6 +184,6 @@ def import_package(pkg: Path, into: Path, settings: CustodySettings, *, trust: P
                        from_station=sender.get("station"), from_operator=sender.get("operator"),
                        sender_head=result["history"]["events"][-1]["hash"], anchors=len(result["anchors"]),
                        signatures=result["signatures"]["status"])
+    events = sum(1 for e in result["history"]["events"] if not e.get("redacted"))
     return {"file": str(target), "sha256": sha, "anchors": result["anchors"], "signatures": result["signatures"]["status"],
-        "note": result["note"], "events": sum(1 for e in result["history"]["events"] if not e.get("redacted")),
-        "request": req, "from": sender}
+            "note": result["note"], "events": events, "request": req, "from": sender}

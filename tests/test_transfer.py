@@ -103,3 +103,19 @@ def test_any_package_json_is_refused_clearly(tmp_path_factory, data):
     with pytest.raises(CustodyError) as err:
         check_package(folder, folder, B, None)
     assert "package refused" in str(err.value)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # making the bad zip is the point
+def test_a_zip_with_a_file_twice_is_refused(volume, tmp_path, monkeypatch):
+    import zipfile
+
+    _export(volume, tmp_path / "pkg.zip")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(tmp_path / "pkg.zip") as src, zipfile.ZipFile(evil, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr(volume.name, b"%PDF-1.7 a second, different copy")  # which one would a reader open?
+    _as_b(monkeypatch, tmp_path)
+    with pytest.raises(CustodyError, match="unexpected entry"):
+        import_package(evil, tmp_path / "in", B)
+    assert import_package(tmp_path / "pkg.zip", tmp_path / "in", B)["sha256"] == sha256_file(volume)
