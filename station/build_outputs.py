@@ -111,7 +111,8 @@ class BuildSession:
             stack.callback(shutil.rmtree, self.work, True)
             self.journal = _open_journal()
             stack.callback(self.journal.close)
-            if _main_thread():
+            # Unless the caller (a daemon) already handles SIGTERM its own way.
+            if _main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
                 previous = signal.signal(signal.SIGTERM, _on_sigterm)
                 stack.callback(signal.signal, signal.SIGTERM, previous)
         except BaseException:
