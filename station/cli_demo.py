@@ -27,6 +27,7 @@ def demo(out: Path) -> None:
     here = Path(__file__).resolve().parent.parent
     volumes = run_demo(out, demo_pages(), here / "examples" / "case.toml", console)
     console.print(f"\n[bold green]Your dossier:[/] {', '.join(str(p.resolve()) for p in volumes)}")
+    console.print("In a browser (scan, check, catalogue, build): .venv/bin/dossier ui --demo  → open http://127.0.0.1:8750/")
 
 
 COMMANDS = [demo]

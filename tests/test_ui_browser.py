@@ -94,7 +94,6 @@ def test_scan_shows_thumbnails_as_pages_arrive_and_a_jam_offers_resume(station, 
     assert [p["seq"] for p in manifest["pages"]] == list(range(1, n + 1)) and manifest["state"] == "complete"
     assert len(manifest["sessions"]) == 2 and manifest["sessions"][0]["reason"] == "fault:JAMMED"
     assert {e["detail"].get("operator") for e in _journal("capture") if batch in e["subject"]} == {"孙洋"}
-    _shot(page, "scan")
 
 
 def _upload(page, url: str, files: list[Path]) -> str:
@@ -229,3 +228,20 @@ def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_
     page.locator("#textlayer span").nth(2).hover()
     assert page.inner_text("#hovered").strip()
     _shot(page, "page-text")
+
+
+def test_demo_mode_feeds_the_sample_pages_through_the_virtual_pnm_scanner(chromium, tmp_path):
+    with serve(tmp_path / "demo-data", demo=True, local_operator="demo") as url:
+        ctx = chromium.new_context(viewport={"width": 1366, "height": 768})
+        page = ctx.new_page()
+        page.goto(f"{url}/scan")
+        assert page.input_value("#device") == "pnm:0" and page.input_value("#source") == "flatbed"
+        page.click("#start-scan")
+        page.wait_for_url("**/batch/*/scan")
+        page.wait_for_selector('#feeder-state[data-state="done"]', timeout=120_000)
+        assert page.locator("#thumbs .thumb").count() == 12
+        _shot(page, "scan")
+        page.click("text=EN")  # English is one click away
+        page.wait_for_selector("text=Scanned")
+        assert page.locator("nav >> text=Check").count() == 1
+        ctx.close()

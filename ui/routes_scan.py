@@ -51,7 +51,7 @@ async def scan_form(request: Request) -> Response:
     operator(request, "scan")
     cfg = request.app.state.cfg
     return render(request, "scan.html", batch_id=None, presets=presets(cfg.profile), scanners=request.app.state.scanners(),
-                  pages=[], job=None, device=cfg.demo and "pnm:0" or "")
+                  pages=[], job=None, device=cfg.demo and "pnm:0" or "", preset_default="glass" if cfg.demo else None)
 
 
 @router.get("/batch/{batch_id}/scan")
@@ -66,7 +66,7 @@ async def scan_screen(request: Request, batch_id: str) -> Response:
         data = app.state.store.open_batch(batch_id).data
     return render(request, "scan.html", batch_id=batch_id, presets=presets(app.state.cfg.profile), scanners=app.state.scanners(),
                   pages=[page_event(batch_id, p) for p in data["pages"]], job=job.event() if job else None, batch=data,
-                  device=(data.get("device") or {}).get("name") or data["settings"].get("device") or "")
+                  device=(data.get("device") or {}).get("name") or data["settings"].get("device") or "", preset_default=None)
 
 
 def _settings(body: dict[str, Any]) -> ScanSettings:
