@@ -226,3 +226,35 @@ def test_output_inside_the_hot_folder_is_refused_before_anything_moves(folders):
     run = once(hot, hot / "out")
     assert run.returncode == 1 and "inside the hot folder" in run.stderr
     assert sorted(p.name for p in hot.iterdir()) == ["a.pdf"]
+
+
+def test_a_second_output_folder_for_the_same_hot_folder_is_refused(folders):
+    hot, out = folders
+    assert once(hot, out, "--stable", "0.2").returncode == 0
+    run = once(hot, out.parent / "other-out", "--stable", "0.2")
+    assert run.returncode == 1 and "served with its state in" in run.stderr
+
+
+def test_two_daemons_on_one_hot_folder_never_take_the_same_job(folders):
+    hot, out = folders
+    env = {"DOSSIER_WATCH_CHECKSUM_DELAY": "0.05"}
+    procs = [start(hot, out, "--stable", "0.3", "--workers", "2", env=env) for _ in range(2)]
+    try:
+        for i, p in enumerate(procs):
+            wait_started(out, p, before=i)
+        wait_started(out, procs[1], before=1)
+        made = drop(hot, 100, prefix="two")
+        deadline = time.time() + 60
+        while len(outcomes(out)) < 100 and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        codes = [p.wait(timeout=30) for p in procs]
+    errs = [p.stderr.read() for p in procs]
+    assert codes == [0, 0], errs
+    assert len(outcomes(out)) == 100, (sorted(p.name for p in hot.iterdir()), list((hot / ".dossier-watch" / "processing").iterdir()),
+                                       [line for e in errs for line in e.splitlines() if " taken " not in line and " done " not in line])
+    assert_exactly_once(hot, out, made)
+    counts = [int(e.rsplit("done ", 1)[1].split(",")[0]) for e in errs]
+    assert sum(counts) == 100 and all(c > 0 for c in counts), counts

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dossier_station.core.errors import BadArgsError
+from dossier_station.core.files import write_json_atomic
 from dossier_station.watch_folders.config import STATE_DIR, HotFolder, WatchSettings
 from dossier_station.watch_folders.discover import Readiness, Snapshot, list_candidates
 from dossier_station.watch_folders.job import JobFunction
@@ -39,6 +41,8 @@ from dossier_station.watch_folders.runner import (
 from dossier_station.watch_folders.state import StateStore
 
 SAFETY_RESCAN = 30.0
+RETRY_MAX = 300.0
+ONCE_RETRIES = 3
 MIN_LOOK = 0.05
 
 
@@ -48,6 +52,7 @@ class _Task:
     name: str = ""
     snap: Snapshot | None = None
     resume: Claimed | None = None
+    tries: int = 0
 
 
 @dataclass
@@ -86,6 +91,8 @@ class Watcher:
         self._count_lock = threading.Lock()
         self._busy = 0
         self._ended = threading.Event()  # leases are renewed until the last worker is done
+        self._retries = 0  # jobs waiting for a retry timer
+        self._once_mode = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -94,6 +101,7 @@ class Watcher:
             f = rt.folder
             for d in (f.processing, f.staging, f.done, f.failed):
                 d.mkdir(parents=True, exist_ok=True)
+            _bind_state(f)
             rt.store.set_meta(f"folder:{f.hot}", json.dumps(_describe(f)))
             self.log.write(f.out, "start", folder=f.label, hot=str(f.hot), mode="poll" if f.poll else "events", owner=self.owner)
             for job in self.runner.recover(rt):
@@ -107,6 +115,7 @@ class Watcher:
         self._ended.clear()
         beat = threading.Thread(target=self._heartbeat, name="watch-lease", daemon=True)
         beat.start()
+        self._once_mode = once
         if once:
             self._once()
         else:
@@ -208,7 +217,7 @@ class Watcher:
             if not pending or time.monotonic() - start > horizon:
                 break
             time.sleep(max(MIN_LOOK, min(min(pending), 0.25)))
-        while not self.stopping.is_set() and (self.queue.unfinished_tasks or self._busy):
+        while not self.stopping.is_set() and (self.queue.unfinished_tasks or self._busy or self._retries):
             time.sleep(0.02)
         for rt in self.runtimes:
             with rt.lock:
@@ -250,18 +259,58 @@ class Watcher:
             if job is None:
                 rt.wake.set()
                 return
-        outcome = self.runner.run(rt, job)
+        elif not rt.leases.claim(job.id, self.owner, self.runner.ttl):
+            return  # taken over by another daemon meanwhile
+        try:
+            outcome = self.runner.process(rt, job)
+        except Exception as exc:  # journal, state or output disk unavailable: keep the job, retry it
+            task.tries += 1
+            delay = min(RETRY_MAX, 2.0 ** task.tries)
+            self.log.write(rt.folder.out, "retry", "error", folder=rt.folder.label, name=job.name, job=job.id,
+                           reason=f"{type(exc).__name__}: {exc}; retrying in {delay:.0f} s")
+            self.runner.release(rt, job.id, reason="left in the processing area for a retry")
+            if self._once_mode and task.tries > ONCE_RETRIES:
+                return  # --once: the next run resumes it
+            with self._count_lock:
+                self._retries += 1
+            retry = threading.Timer(delay, self._requeue, args=(_Task(rt, job.name, resume=job, tries=task.tries),))
+            retry.daemon = True
+            retry.start()
+            return
         with self._count_lock:
             if outcome == "done":
                 self.summary.done += 1
-            else:
+            elif outcome == "failed":
                 self.summary.failed += 1
+
+    def _requeue(self, task: _Task) -> None:
+        self.queue.put(task)
+        with self._count_lock:
+            self._retries -= 1
 
     def _heartbeat(self) -> None:
         while not self._ended.wait(self.runner.ttl / 3):
             self.runner.renew_all()
             for store in self._stores.values():
                 store.set_meta("heartbeat", json.dumps({"owner": self.owner, "time": time.time()}))
+
+
+def _bind_state(f: HotFolder) -> None:
+    """A hot folder's processing area belongs to one state DB: two daemons on one hot folder
+    must share it (same output folder), or each would take the other's jobs in hand for
+    orphans at start-up."""
+    marker = f.hot / STATE_DIR / "state.json"
+    try:
+        bound = json.loads(marker.read_text("utf-8")).get("state_db")
+    except (OSError, ValueError, AttributeError):
+        bound = None
+    if bound is None:
+        write_json_atomic(marker, {"state_db": str(f.state_db)})
+    elif bound != str(f.state_db):
+        raise BadArgsError(
+            f"{f.hot}: this hot folder is served with its state in {bound}, not {f.state_db}",
+            hint=f"use the same output folder as the daemon already serving it, or, if that output folder is gone for good, delete {marker}",
+        )
 
 
 def _with_poll(folder: HotFolder, poll: float) -> HotFolder:

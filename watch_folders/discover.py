@@ -123,6 +123,8 @@ def readable(path: Path) -> bool:
         with open(path, "rb") as f:
             f.read(1)
         return True
+    except FileNotFoundError:
+        return True  # taken by another worker or removed: the claim will find out, not "busy"
     except OSError:
         return False
 

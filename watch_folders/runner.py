@@ -108,9 +108,8 @@ class JobRunner:
         fsync_dir(box)
         self._hold(job_id, rt)
         job = Claimed(job_id, name, now_snap.kind, box / name)
-        self._settle(job.path, now_snap, f.stable)
-        self._hash(rt, job)
         self.log.write(f.out, "taken", folder=f.label, name=name, job=job_id)
+        self._settle(job.path, now_snap, f.stable)
         return job
 
     def _settle(self, path: Path, seen: Snapshot, stable: float) -> None:
@@ -128,10 +127,11 @@ class JobRunner:
                 last, since = cur, time.monotonic()
 
     def _hash(self, rt: FolderRuntime, job: Claimed) -> JobRow | None:
+        """Content hash → journal "taken" → state row (journal first: a crash between repeats
+        the journal line, never loses it)."""
         sha, size = content_hash(job.path)
-        dup = rt.store.mark_claimed(job.id, sha, size)
         self.record("watch-job", f"{rt.folder.hot}/{job.name}", sha, event="taken", job=job.id, folder=rt.folder.label, bytes=size)
-        return dup
+        return rt.store.mark_claimed(job.id, sha, size)
 
     def _hold(self, job_id: str, rt: FolderRuntime) -> None:
         with self._hand_lock:
@@ -156,16 +156,30 @@ class JobRunner:
             self.release(rt, job_id)
         return [j for j, _ in held]
 
-    def release(self, rt: FolderRuntime, job_id: str) -> None:
+    def release(self, rt: FolderRuntime, job_id: str, reason: str = "stopped before it finished; resumed at the next start") -> None:
         """Give a job in hand back (a clean stop is not a failed attempt); the next start resumes it."""
         row = rt.store.get(job_id)
         if row and row.state == "running":
             rt.store.update(job_id, state="claimed", attempts=max(0, row.attempts - 1))
         rt.leases.release(job_id, self.owner)
         self._drop(job_id)
-        self.log.write(rt.folder.out, "released", "warning", job=job_id, name=row.name if row else "", reason="stopped before it finished; resumed at the next start")
+        self.log.write(rt.folder.out, "released", "warning", job=job_id, name=row.name if row else "", reason=reason)
 
     # -- run --------------------------------------------------------------------------------
+    def process(self, rt: FolderRuntime, job: Claimed) -> str | None:
+        """Run a claimed or resumed job, or only finish tidying one already placed."""
+        self._hold(job.id, rt)
+        row = rt.store.get(job.id)
+        if row is None or row.state in ("done", "failed"):
+            self._drop(job.id)
+            return None
+        dest = Path(row.dest) if row.dest else None
+        if dest is not None and oc.is_placed(dest, job.id):
+            record = _read_record(dest)
+            self._tidy(rt, job.id, dest, record)
+            return str(record.get("outcome") or "")
+        return self.run(rt, job)
+
     def run(self, rt: FolderRuntime, job: Claimed) -> str:
         """Run the job function and place the outcome; returns "done" or "failed"."""
         f = rt.folder
@@ -273,11 +287,11 @@ class JobRunner:
                 self.log.write(f.out, "mirror", "warning", job=job_id, reason=problem)
         oc.remove_tree(f.processing / job_id)
         fsync_dir(f.processing)
-        rt.store.update(job_id, state=outcome, finished=time.time(), reason=record.get("reason") or None)
-        self.record(
+        self.record(  # before the final state: a failure here is retried, a crash repeats it
             "watch-job", f"{f.hot}/{record['name']}", record.get("sha256"), event=outcome, job=job_id, dest=str(dest),
             reason=record.get("reason"), duplicate_of=record.get("duplicate_of"), outputs=record.get("outputs", []),
         )
+        rt.store.update(job_id, state=outcome, finished=time.time(), reason=record.get("reason") or None)
         rt.leases.release(job_id, self.owner)
         self._drop(job_id)
         self.log.write(f.out, outcome, "info" if outcome == "done" else "error", folder=f.label, name=record["name"], job=job_id,
@@ -297,8 +311,9 @@ class JobRunner:
             box = boxes.get(job_id)
             entries = [p for p in box.iterdir()] if box and box.is_dir() else []
             if row is None and not entries:
-                if box is None or not oc.unlink_empty(box, ORPHAN_AGE):
-                    rt.leases.release(job_id, self.owner)
+                if box is not None:
+                    oc.unlink_empty(box, ORPHAN_AGE)
+                rt.leases.release(job_id, self.owner)
                 continue
             if row is None:  # state lost (another state DB?): adopt what is there
                 rt.store.add(job_id, rt.key, entries[0].name, "folder" if entries[0].is_dir() else "file", time.time())
@@ -311,14 +326,14 @@ class JobRunner:
                 continue
             dest = Path(row.dest) if row.dest else None
             if oc.is_placed(dest, job_id):
-                assert dest is not None
-                record = _read_record(dest)
                 self._hold(job_id, rt)
-                self._tidy(rt, job_id, dest, record)
-                self.log.write(f.out, "recovered", folder=f.label, name=row.name, job=job_id, note="finished placing after a stop")
+                to_run.append(Claimed(job_id, row.name, row.kind, (box or f.processing / job_id) / row.name))
+                self.log.write(f.out, "recovered", folder=f.label, name=row.name, job=job_id, note="placed before the stop; finishing")
                 continue
             oc.remove_tree(f.staging / job_id)
             if not entries:
+                if box is not None:
+                    oc.unlink_empty(box, 0)
                 if row.state == "claiming":
                     rt.store.delete(job_id)  # the claim's rename never happened: the file is still in HOT
                 else:
