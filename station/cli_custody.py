@@ -15,8 +15,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from dossier_station.core.custody import VERIFIED, VIEWED, CustodyError
-from dossier_station.core.errors import ExitCode
+from dossier_station.core.custody import VERIFIED, VIEWED
+from dossier_station.core.errors import ExitCode, ProfileError
 from dossier_station.core.journal import Journal
 from dossier_station.core.profile import load_profile
 
@@ -103,7 +103,7 @@ def anchor(if_due: bool, profile_path: str | None) -> None:
 
     settings = _settings(profile_path)
     if not settings.tsa_url:
-        raise CustodyError("no TSA configured", hint='add  tsa = "http://…"  to the profile\'s [custody] table')
+        raise ProfileError("no TSA configured to anchor the journal", hint='add  tsa = "http://…"  to the profile\'s [custody] table (or [signing] tsa_url)')
     with Journal() as journal:
         if if_due and not anchor_due(journal, settings):
             _print("anchor not due yet")
@@ -131,6 +131,8 @@ def mirror_check(repair: bool, as_json: bool, profile_path: str | None) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
     else:
+        if not settings.mirrors:
+            _print("no mirrors configured ([custody] mirrors); checking the copies the journal records")
         _print(f"mirrors {'OK' if report.ok else 'NOT OK'}: {report.checked} copies checked, {len(report.problems)} problems, "
                f"{len(report.repaired)} repaired, {len(report.pending)} pending")
         for p in report.problems:

@@ -123,4 +123,4 @@ def format_history(h: dict[str, Any]) -> list[str]:
 def _line(e: dict[str, Any]) -> str:
     who = f"{e.get('station') or '?'}/{e.get('operator') or '?'}"
     mark = "" if e.get("foreign") else ("  ⚓" if e.get("anchored") else "  (not yet anchored)")
-    return f"  {e['id']:6d}  {e['time'][:19]}  {canonical_kind(e['kind']):10} {who:24} {_describe(e)}{mark}"
+    return f"  {e['id']:6d}  {e['time'][:19]}  {canonical_kind(e['kind']):12} {who:24} {_describe(e)}{mark}"
