@@ -137,7 +137,8 @@ def check_dossier(journal: Journal, path: Path, events: list[dict[str, Any]], re
     d: dict[str, Any] = {"file": str(path), "sha256": None, "matches": [], "pages": []}
     report.dossier = d
     if not path.is_file():
-        report.problems.append(ChainProblem("missing", None, f"{path}: the dossier file is missing"))
+        what = "is a folder, not a dossier file" if path.is_dir() else "the dossier file is missing"
+        report.problems.append(ChainProblem("missing", None, f"{path}: {what}"))
         return
     sha = d["sha256"] = sha256_file(path)
     matches = [e for e in journal.find(sha) if canonical_kind(e["kind"]) in DOSSIER_FILE_KINDS]
