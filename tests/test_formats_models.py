@@ -166,3 +166,8 @@ def test_shipped_trajectory_loads_and_bad_ones_name_the_point():
         parse_trajectory(b'{"format": "dossier-pen-trajectory/1", "points": [[0,1,1,0,0,1],[5,1.5,1,0,0,1]]}', "t.json")
     with pytest.raises(InputFileError, match="back in time"):
         parse_trajectory(b'{"format": "dossier-pen-trajectory/1", "points": [[5,1,1,0,0,1],[1,1,1,0,0,1]]}', "t.json")
+
+
+def test_one_field_written_under_two_names_is_refused():
+    assert "title and 题名 name the same field" in _case_error('[[rows]]\ntitle = "a"\n"题名" = "b"\n')
+    assert "[case]: 案件名称 and 案由" in _case_error('[case]\n"案由" = "x"\n"案件名称" = "y"\n[[rows]]\ntitle = "a"\n')

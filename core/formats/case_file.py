@@ -19,7 +19,14 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from dossier_station.core.errors import CaseFileError
 from dossier_station.core.formats.validation import STRICT, raise_for
@@ -84,10 +91,25 @@ def _key(en: str, *zh: str, default: Any = "", **kw: Any) -> Any:
     return Field(default, validation_alias=AliasChoices(en, *zh), serialization_alias=en, **kw)
 
 
-class CaseFieldsModel(BaseModel):
-    """[case]: the cover (封面) and back sheet (备考表) fields."""
+class _OneNamePerField(BaseModel):
+    """``title`` and ``题名`` in one row are one field written twice: which one wins must not
+    depend on the order of the aliases, so both together are refused."""
 
     model_config = STRICT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for info in cls.model_fields.values():
+                given = [c for c in getattr(info.validation_alias, "choices", ()) if c in data]
+                if len(given) > 1:
+                    raise ValueError(f"{' and '.join(given)} name the same field: keep one")
+        return data
+
+
+class CaseFieldsModel(_OneNamePerField):
+    """[case]: the cover (封面) and back sheet (备考表) fields."""
 
     case_name: str = _key("case_name", "案件名称", "案由")
     case_number: NumberText = _key("case_number", "案件编号", "案号")
@@ -106,10 +128,8 @@ class CaseFieldsModel(BaseModel):
     notes: str = _key("notes", "本卷情况说明", "说明")
 
 
-class RowModel(BaseModel):
+class RowModel(_OneNamePerField):
     """One catalogue row (卷内目录), in binding order."""
-
-    model_config = STRICT
 
     seq: Annotated[int | None, AfterValidator(_check_seq)] = _key("seq", "顺序号", "序号", default=None, description="default: position", json_schema_extra={"minimum": 1})
     doc_no: NumberText = _key("doc_no", "文号")

@@ -200,6 +200,9 @@ def describe(err: dict[str, Any], model: type[BaseModel], label: Labeller | None
         where = label(loc[:-1]) if label and loc[:-1] else None
         return f"{where + ': ' if where else ''}unknown key {key!r}{tail}"
     head = _where_and_path(loc, model, label)
+    if kind == "value_error" and (not loc or isinstance(loc[-1], int) or isinstance(err.get("input"), dict)):
+        whole = (label(loc) if label and loc else None) or (head if loc else "")  # a whole row or table, not one value
+        return f"{whole}: {_wanted(err)}" if whole else _wanted(err)
     if kind == "missing":
         return f"{head} is required but missing"
     if kind == "string_pattern_mismatch" and loc and not isinstance(loc[-1], int):
