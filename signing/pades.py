@@ -35,6 +35,7 @@ from dossier_station.core.pdfcheck import check_pdf
 from dossier_station.signing.keys import CertificateStatusError
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+RESERVE, RESERVE_TS = 12288, 16384  # hex digits for /Contents: CMS with chain; plus an RFC 3161 token
 
 
 class ServiceError(DossierError):
@@ -187,11 +188,16 @@ async def check_certificate(cert: Any, trust: Trust, *, fetch: bool = True, mome
 
 def open_input(data: bytes, src: Path) -> int:
     """Page count of a readable, unencrypted PDF; refuse anything else before work starts."""
+    return inspect_input(data, src)[0]
+
+
+def inspect_input(data: bytes, src: Path) -> tuple[int, str | None]:
+    """Page count and PDF/A claim of a readable, unencrypted PDF (one parse)."""
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
             if pdf.is_encrypted:
                 raise EncryptedPdfError(f"{src}: the PDF is encrypted", hint="sign the unencrypted original")
-            return len(pdf.pages)
+            return len(pdf.pages), pdfa_claim(pdf)
     except pikepdf.PasswordError:
         raise EncryptedPdfError(f"{src}: the PDF is password-protected", hint="sign the unencrypted original") from None
     except pikepdf.PdfError as exc:
@@ -236,6 +242,7 @@ async def sign_bytes(data: bytes, signer: Any, req: SignRequest, trust: Trust, *
     """One PAdES signature as an incremental update of ``data``; returns the new file's bytes."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
     from pyhanko.sign.timestamps import TimestampRequestError
 
     from dossier_station.signing.appearance import stamp_style
@@ -269,7 +276,14 @@ async def sign_bytes(data: bytes, signer: Any, req: SignRequest, trust: Trust, *
                                      stamp_style=style, new_field_spec=spec)
     out = io.BytesIO()
     try:
-        await pdf_signer.async_sign_pdf(w, output=out)
+        try:
+            # A fixed reservation spares pyHanko its size estimate, a whole dry-run CMS per file.
+            await pdf_signer.async_sign_pdf(w, output=out, bytes_reserved=RESERVE_TS if timestamper else RESERVE)
+        except SigningError as exc:
+            if "reserved" not in str(exc).lower() and "too small" not in str(exc).lower() and "larger" not in str(exc).lower():
+                raise
+            w, out = IncrementalPdfFileWriter(io.BytesIO(data), strict=False), io.BytesIO()
+            await pdf_signer.async_sign_pdf(w, output=out)  # an unusually large CMS: let pyHanko measure it
     except TimestampRequestError as exc:
         raise ServiceError(f"timestamp authority {req.tsa_url or ''} did not answer ({exc})",
                            hint="start the TSA (dossier pki serve DIR) or check [signing] tsa_url; nothing was signed") from None
@@ -312,9 +326,7 @@ async def sign_file_async(src: Path, dst: Path, signer: Any, req: SignRequest, t
             data = src.read_bytes()
         except OSError as exc:
             raise InputFileError(f"{src}: cannot read ({exc.strerror})", hint="check the path") from None
-    pages = open_input(data, src)
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        claim = pdfa_claim(pdf)
+    pages, claim = inspect_input(data, src)
     if precheck:
         await check_certificate(signer.signing_cert, trust)
     signed = await sign_bytes(data, signer, req, trust, timestamper=timestamper)
