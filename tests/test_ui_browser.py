@@ -115,7 +115,6 @@ def test_check_rotate_move_a_blank_aside_mark_and_reorder_by_keys_and_drag(stati
     assert page.locator("#grid .thumb").count() == 4
     page.click('#grid .thumb[data-seq="1"]')
     page.keyboard.press("r")
-    page.wait_for_function("() => true")  # let the request start
     page.wait_for_selector('#grid .thumb[data-seq="1"] img[style*="rotate(90deg)"]')
     page.keyboard.press("ArrowRight")  # page 2 is the blank sheet
     page.keyboard.press("Delete")
@@ -125,7 +124,8 @@ def test_check_rotate_move_a_blank_aside_mark_and_reorder_by_keys_and_drag(stati
     page.wait_for_selector('#grid .thumb.role-blank[data-seq="4"]')
     page.keyboard.press("b")  # changed its mind: not blank after all
     page.wait_for_selector('#grid .thumb.role-page[data-seq="4"]')
-    page.drag_and_drop('#grid .thumb[data-seq="4"]', '#grid .thumb[data-seq="3"]')
+    with page.expect_response(lambda r: r.url.endswith("/edit") and r.request.method == "POST"):
+        page.drag_and_drop('#grid .thumb[data-seq="4"]', '#grid .thumb[data-seq="3"]')
     page.wait_for_selector('#grid .thumb:nth-child(3)[data-seq="4"]')
     m = _manifest(data, batch)
     pages = {p["seq"]: p for p in m["pages"]}
@@ -136,7 +136,7 @@ def test_check_rotate_move_a_blank_aside_mark_and_reorder_by_keys_and_drag(stati
         assert hashlib.sha256((data / "batches" / batch / p["file"]).read_bytes()).hexdigest() == p["sha256"]
     edits = [e for e in _journal("ui-edit") if e["detail"].get("batch") == batch]
     assert [e["detail"]["action"] for e in edits] == ["rotate", "aside", "blank", "notblank", "reorder"]
-    assert {e["detail"]["operator"] for e in edits} == {"孙洋"}
+    assert {e["detail"]["operator"] for e in edits} == {"孙洋"} and {e["operator"] for e in edits} == {"孙洋"}
     page.check("#flagged-only")
     assert page.locator("#grid .thumb:visible").count() == 1
     page.uncheck("#flagged-only")
@@ -174,8 +174,8 @@ def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_
     rows = page.locator("tr.catrow")
     assert rows.count() == 2
     assert [rows.nth(i).locator(".pageno").inner_text() for i in range(2)] == ["1–2", "3"]
-    page.drag_and_drop('#strip .thumb[data-seq="2"]', 'tr.catrow[data-row="1"]')  # row 2 now starts at image 2
-    page.wait_for_function("() => true")
+    with page.expect_response(lambda r: r.url.endswith("/assign")):
+        page.drag_and_drop('#strip .thumb[data-seq="2"]', 'tr.catrow[data-row="1"]')  # row 2 now starts at image 2
     page.wait_for_selector('tr.catrow[data-row="1"] .pageno:text-is("2–3")')
     assert rows.nth(0).locator(".pageno").inner_text() == "1" and rows.nth(1).locator(".count").inner_text() == "2"
     page.fill('input[name="fields.case_name"]', "许某寻衅滋事案")
@@ -207,6 +207,9 @@ def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_
     href = page.get_attribute("a.volume", "href")
     pdf = page.request.get(url + href)
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body()[:5] == b"%PDF-"
+    viewed = [e for e in _journal("viewed") if e["detail"].get("by") == "dossier ui"]
+    assert viewed and viewed[-1]["operator"] == "孙洋"  # opening a dossier is a custody event
     out = data / "batches" / batch / "out"
     report = json.loads(next(out.glob("*.report.json")).read_text("utf-8"))
     assert [(r["seq"], r["first"], r["last"]) for r in report["volumes"][0]["rows"]] == [(1, 1, 1), (2, 2, 2)]  # blank not numbered

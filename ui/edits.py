@@ -57,6 +57,14 @@ def _starts(docs: list[list[int]]) -> set[int]:
     return {d[0] for d in docs if d}
 
 
+def operator_journal(operator: str) -> Journal:
+    """The station journal, with this browser operator as the event's ``operator`` (the station
+    name stays the profile's): a clerk's edit is recorded under the clerk's name."""
+    with Journal() as base:
+        identity = dict(base.identity)
+    return Journal(identity={**identity, "operator": operator})
+
+
 def rename_start(batch: BatchFolder, old: int, new: int) -> None:
     """Catalogue rows are keyed by their first page: when it moves, the row's text follows."""
     for row in (batch.data.get("catalogue") or {}).get("rows", []):
@@ -110,7 +118,7 @@ def apply_action(batch: BatchFolder, action: str, operator: str, seq: int | None
     edit = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "operator": operator, "action": action, "page": seq, **detail}
     batch.data.setdefault("edits", []).append(edit)
     batch.save()
-    with Journal() as journal:
+    with operator_journal(operator) as journal:
         journal.record("ui-edit", str(batch.manifest_path), page["sha256"] if page else None,
                        operator=operator, action=action, page=seq, batch=batch.path.name, **detail)
     return edit

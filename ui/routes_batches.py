@@ -98,9 +98,9 @@ async def upload(request: Request, files: list[UploadFile]) -> Response:
         raise
     batch.data["state"] = "complete"
     batch.save()
-    from dossier_station.core.journal import Journal
+    from dossier_station.ui.edits import operator_journal
 
-    with Journal() as journal:
+    with operator_journal(op.name) as journal:
         for p in batch.pages:
             journal.record("capture", str((batch.path / p["file"]).resolve()), p["sha256"], device="upload", operator=op.name)
     return JSONResponse({"batch": batch_id, "pages": len(batch.pages)})

@@ -66,8 +66,8 @@ async def start_build(request: Request, batch_id: str) -> Response:
         raise BadArgsError(f"unknown OCR engine {engine!r}", hint=f"choose one of: {', '.join(_engines())}")
 
     def work(st: JobState) -> None:
-        from dossier_station.core.journal import Journal
         from dossier_station.station.pipeline import BuildOptions, build_dossier
+        from dossier_station.ui.edits import operator_journal
 
         form = cat.load_form(batch)
         if not batch.data.get("catalogue"):  # never catalogued: one row per document, numbered titles
@@ -92,7 +92,7 @@ async def start_build(request: Request, batch_id: str) -> Response:
             jobs.progress(batch_id, st, phase="pages" if st.done < (st.total or 0) else "volumes", page=outcome.key, blank=outcome.blank)
 
         result = build_dossier(batch.path / cat.CASE_NAME, None, batch.path / OUT, profile, options=options, on_page=on_page, on_start=on_start)
-        with Journal() as journal:
+        with operator_journal(op.name) as journal:
             journal.record("ui-build", str(batch.manifest_path), None, operator=op.name, batch=batch_id,
                            volumes=[v["file"] for v in result.report["volumes"]])
         st.result = {"volumes": [p.name for p in result.volumes], "qc": len(result.report.get("qc", []))}
@@ -104,11 +104,21 @@ async def start_build(request: Request, batch_id: str) -> Response:
 @router.get("/batch/{batch_id}/volume/{n}")
 async def volume(request: Request, batch_id: str, n: int) -> Response:
     """The n-th volume (1-based) of the last build, shown by the browser's PDF viewer."""
-    operator(request)
     batch = request.app.state.store.open_batch(batch_id)
     files = volume_files(batch.path / OUT)
     if not 1 <= n <= len(files):
         from dossier_station.ui.store import NotFound
 
         raise NotFound(f"batch {batch_id} has no volume {n}", hint="build the dossier first")
+    from dossier_station.core.custody import VIEWED
+    from dossier_station.station.custody import record_access
+    from dossier_station.ui.edits import operator_journal
+
+    op = operator(request)
+
+    def viewed() -> None:  # every opening of a dossier is recorded (全程留痕)
+        with operator_journal(op.name) as journal:
+            record_access(files[n - 1], VIEWED, journal=journal, by="dossier ui")
+
+    await asyncio.to_thread(viewed)
     return FileResponse(files[n - 1], media_type="application/pdf", content_disposition_type="inline", filename=files[n - 1].name)

@@ -87,12 +87,11 @@ def _start(request: Request, batch_id: str, settings: ScanSettings, *, resume: b
     max_pages = len(schedule) if cfg.demo and schedule else None
 
     def work(st: JobState) -> None:
-        from dossier_station.core.journal import Journal
+        from dossier_station.station.scan_batch import classify_pages
+        from dossier_station.ui.edits import operator_journal
 
         st.result = {"settings": {"device": settings.device, "dpi": settings.dpi, "mode": settings.mode, "source": settings.source}}
-        from dossier_station.station.scan_batch import classify_pages
-
-        journal = Journal()
+        journal = operator_journal(op.name)
         st.done = len(BatchFolder.open(path).pages) if resume else 0
 
         def on_page(page: dict[str, Any]) -> None:
