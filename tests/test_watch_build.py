@@ -18,17 +18,17 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
 def page(text: str) -> Image.Image:
-    im = Image.new("L", (1240, 1754), 255)
+    im = Image.new("L", (827, 1169), 255)  # A4 at 100 dpi: OCR is not the point here
     draw = ImageDraw.Draw(im)
-    font = ImageFont.truetype(FONT, 40) if os.path.exists(FONT) else ImageFont.load_default()
+    font = ImageFont.truetype(FONT, 28) if os.path.exists(FONT) else ImageFont.load_default()
     for i in range(4):
-        draw.text((100, 150 + 80 * i), f"{text} line {i} of the hot folder test", fill=0, font=font)
+        draw.text((60, 100 + 60 * i), f"{text} line {i} of the hot folder test", fill=0, font=font)
     return im
 
 
 def png(text: str) -> bytes:
     buf = io.BytesIO()
-    page(text).save(buf, "PNG", dpi=(300, 300))
+    page(text).save(buf, "PNG", dpi=(100, 100))
     return buf.getvalue()
 
 
