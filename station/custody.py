@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,27 @@ def custody_manifest(outcomes: Sequence[Any], volumes: Sequence[Any], report: di
     }
     data = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
     return Attachment(MANIFEST_NAME, data, "application/json", "保管链清单 custody manifest", "/Data")
+
+
+def volume_attachments(attachments: Sequence[Attachment], volume_no: int) -> list[Attachment]:
+    """The build's attachments for one volume: its custody manifest narrowed to that volume's
+    pages and their events, so each volume carries the events that concern it."""
+    out = []
+    for att in attachments:
+        if att.name != MANIFEST_NAME:
+            out.append(att)
+            continue
+        m = json.loads(att.data)
+        vol = next((v for v in m["volumes"] if v["volume"] == volume_no), None)
+        if vol is None or len(m["volumes"]) == 1:
+            out.append(att)
+            continue
+        keys = set(vol["pages"])
+        pages = [p for p in m["pages"] if p["key"] in keys]
+        ids = {p.get("captured_event") for p in pages} | {p.get("processed_event") for p in pages}
+        narrowed = {**m, "volumes": [vol], "pages": pages, "events": [e for e in m["events"] if e["id"] in ids]}
+        out.append(replace(att, data=json.dumps(narrowed, ensure_ascii=False, indent=1).encode("utf-8")))
+    return out
 
 
 def read_manifest(pdf_path: Path) -> dict[str, Any] | None:

@@ -106,3 +106,23 @@ def test_missing_and_changed_files_are_reported_with_files(station):
     with Journal() as j:
         report = verify_custody(j, S, dossier=station / "nowhere.pdf")
     assert [p.kind for p in report.problems] == ["missing"]
+
+
+def test_each_volume_of_a_multi_volume_build_carries_its_own_pages_and_events():
+    from dossier_station.core.custody import parse_manifest
+    from dossier_station.station.custody import volume_attachments
+
+    ev = {"time": "t", "kind": "captured", "subject": "s", "sha256": None, "detail_text": "{}", "prev_hash": "0" * 64,
+          "hash": "1" * 64, "station": "s", "operator": "o", "v": 2}
+    manifest = {"format": "dossier-custody-manifest/1", "station": S.identity,
+                "volumes": [{"volume": 1, "pages": ["a"]}, {"volume": 2, "pages": ["b"]}],
+                "pages": [{"key": "a", "raw_sha256": "a" * 64, "captured_event": 1, "processed_event": 3},
+                          {"key": "b", "raw_sha256": "b" * 64, "captured_event": 2, "processed_event": 4}],
+                "events": [dict(ev, id=i) for i in (1, 2, 3, 4)]}
+    report = Attachment("build-report.json", b"{}", "application/json", "report", "/Supplement")
+    atts = [report, Attachment(MANIFEST_NAME, json.dumps(manifest).encode(), "application/json", "custody", "/Data")]
+    second = volume_attachments(atts, 2)
+    assert second[0] is report
+    narrowed = parse_manifest(second[1].data)
+    assert [p["key"] for p in narrowed["pages"]] == ["b"] and [e["id"] for e in narrowed["events"]] == [2, 4]
+    assert narrowed["volumes"] == [{"volume": 2, "pages": ["b"]}]
