@@ -20,7 +20,7 @@ from dossier_station.core.errors import BadArgsError, CaseFileError, InputFileEr
 from dossier_station.core.profile import Profile, check_keys
 from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs
 from dossier_station.ocr.page import PageOutcome
-from dossier_station.station.custody import after_build, custody_manifest
+from dossier_station.station.custody import after_build, custody_manifest, volume_attachments
 from dossier_station.station.pages import default_jobs, process_pages
 
 CASE_SUFFIXES = {".toml", ".json"}
@@ -201,7 +201,7 @@ def build_dossier(
         for n, vol in enumerate(volumes, start=1):
             name = f"{stem}.pdf" if len(volumes) == 1 else f"{stem}-第{n}卷.pdf"
             blanks = sum(row_blanks.pop(row.seq, 0) for row, _ in vol)  # counted in a row's first volume
-            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=attachments,
+            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=volume_attachments(attachments, n),
                                   blank_pages=blanks, output=session.output(out_dir / name), work_dir=work)
             paths.append(result.path)
             results.append(result)
