@@ -20,7 +20,7 @@ from typing import Any
 
 import pikepdf
 
-from dossier_station.core.errors import DossierError
+from dossier_station.core.errors import BadArgsError, DossierError
 from dossier_station.core.files import AtomicOutput
 from dossier_station.signing import escrow
 from dossier_station.signing.appearance import signer_mark
@@ -108,7 +108,7 @@ async def sign_transcript(document: bytes, src: Path, out: Path, *, signer_name:
     if not id_number.strip():
         raise DossierError("the signer's ID number is empty", hint="pass --id-number (only a salted hash is kept)")
     if cfg.token is None and not cfg.software_key:
-        raise DossierError("no PKCS#11 token for the event key is configured",
+        raise BadArgsError("no PKCS#11 token for the event key is configured",
                            hint="set [signing] event_token = \"pkcs11:token=…\" or, on a test station only, pass --software-key")
     pages = open_input(document, src)
     doc_sha = hashlib.sha256(document).hexdigest()

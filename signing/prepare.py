@@ -17,7 +17,7 @@ from datetime import datetime
 import pikepdf
 from PIL import Image
 
-from dossier_station.core.errors import DossierError, EncryptedPdfError, InputFileError
+from dossier_station.core.errors import EncryptedPdfError, InputFileError
 from dossier_station.signing.pades import pdfa_claim
 
 
@@ -61,7 +61,7 @@ def prepare(data: bytes, *, marks: list[Mark], mark_image: Image.Image | None,
         raise InputFileError(f"the transcript is not a readable PDF ({exc})", hint="check the file") from None
     with pdf:
         if "/AcroForm" in pdf.Root and any(f.get("/FT") == "/Sig" and "/V" in f for f in pdf.Root.AcroForm.get("/Fields", [])):
-            raise DossierError("the transcript is already signed: marks and the biometric envelope would break that signature",
+            raise InputFileError("the transcript is already signed: marks and the biometric envelope would break that signature",
                                hint="run the ceremony on the unsigned transcript; further signers use `dossier sign --pkcs12/--key`")
         if marks and mark_image is not None:
             xobj = pdf.make_indirect(_image_xobject(pdf, mark_image))
