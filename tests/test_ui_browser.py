@@ -164,7 +164,7 @@ def small_pages(sample_dir, tmp_path):
     return out + [blank]
 
 
-def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_same_dossier(station, page, small_pages):
+def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_same_dossier(station, page, small_pages, tmp_path):
     url, data = station
     batch = _upload(page, url, small_pages)
     page.click('#grid .thumb[data-seq="3"]')
@@ -222,6 +222,25 @@ def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_
     mapping = _row_indices(load(data / "batches" / batch / "case.toml"), inputs)
     assert [(row.seq, [inputs.sources[i].path.name for i in idx]) for row, idx in mapping] == [(1, ["0001.png"]), (2, ["0002.png", "0003.png"])]
     assert [s.sha256 for s in inputs.sources] == [p["sha256"] for p in report["pages"]]
+
+    # verify: the volume as built is in the custody journal; the same file with one byte changed is not
+    page.goto(f"{url}/batch/{batch}/build")
+    page.click("a.verify-volume")
+    page.wait_for_selector("#verify-report li")
+    assert page.locator('#verify-report li.ok[data-label="custody"]').count() == 1
+    assert page.locator("#verify-report li.bad >> text=carries no signature").count() == 1  # not signed yet: red
+    body = bytearray(pdf.body())
+    body[len(body) // 2] ^= 0x01
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(bytes(body))
+    page.goto(f"{url}/verify")
+    page.set_input_files('#verify-form input[name="file"]', str(tampered))
+    page.click("#verify-form button")
+    page.wait_for_selector('#verify-report[data-ok="no"] li')
+    assert page.locator('#verify-report li.bad[data-label="custody"]').count() == 1
+    assert "tampered.pdf" in page.inner_text("#verify-report") and str(data) not in page.inner_text("#verify-report")
+    _shot(page, "verify")
+    assert any(e["detail"].get("by") == "dossier ui" for e in _journal("verified"))
 
     page.goto(f"{url}/batch/{batch}/catalogue")  # after the build: the blank page is not numbered
     assert page.locator('tr.catrow[data-row="1"] .pageno').inner_text() == "2"

@@ -144,9 +144,10 @@ def create_app(cfg: UiConfig) -> FastAPI:
         routes_check,
         routes_login,
         routes_scan,
+        routes_verify,
     )
 
-    for mod in (routes_login, routes_batches, routes_scan, routes_check, routes_build):
+    for mod in (routes_login, routes_batches, routes_scan, routes_check, routes_build, routes_verify):
         app.include_router(mod.router)
     return app
 

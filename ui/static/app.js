@@ -228,6 +228,29 @@ function initCatalogue() {
   }
 }
 
+/* ---------------- verify ---------------- */
+function initVerify() {
+  const f = $("#verify-form"); if (!f) return;
+  f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const box = $("#verify-report"); box.dataset.ok = ""; box.textContent = "…";
+    const r = await fetch("/api/verify", { method: "POST", body: new FormData(f), headers: { "X-CSRF-Token": CSRF() } });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) { box.textContent = ""; toast((data.error || r.statusText) + (data.hint ? " — " + data.hint : ""), true); return; }
+    const t = I18N();
+    box.innerHTML = "";
+    const h = document.createElement("h2"); h.className = data.ok ? "good" : "bad";
+    h.textContent = (data.ok ? t.valid : t.not_valid) + " — " + data.file;
+    const sha = document.createElement("p"); sha.innerHTML = "<code></code>"; sha.firstChild.textContent = "sha256 " + data.sha256;
+    const ul = document.createElement("ul"); ul.className = "checks";
+    for (const c of data.checks) {
+      const li = document.createElement("li"); li.className = c.label === "note" ? "note" : (c.ok ? "ok" : "bad");
+      li.dataset.label = c.label; const b = document.createElement("b"); b.textContent = c.title + " "; li.append(b, document.createTextNode(c.detail)); ul.appendChild(li);
+    }
+    box.append(h, sha, ul); box.dataset.ok = data.ok ? "yes" : "no";
+  });
+}
+
 /* ---------------- build ---------------- */
 function initBuild() {
   const b = $("#build-form"); if (!b) return;
@@ -238,4 +261,4 @@ function initBuild() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { initUpload(); initScan(); initCheck(); initLarge(); initCatalogue(); initBuild(); });
+document.addEventListener("DOMContentLoaded", () => { initUpload(); initScan(); initCheck(); initLarge(); initCatalogue(); initBuild(); initVerify(); });
