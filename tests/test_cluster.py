@@ -29,7 +29,8 @@ def pool(tmp_path_factory):
     server.start()
     workers: list[Worker] = []
     try:
-        workers = [Worker(server.url, name, folder) for name in ("wa", "wb")]
+        (folder / "share").mkdir()
+        workers = [Worker(server.url, name, folder, "--shared", str(folder / "share")) for name in ("wa", "wb")]
         client = server.client()
         for w in workers:
             w.wait_ready(client)
@@ -86,6 +87,23 @@ def test_two_worker_build_gives_the_dossier_a_local_build_gives(pool, tmp_path):
     assert PASSWORD not in run.stdout + run.stderr + json.dumps(report)
 
 
+def test_pages_travel_through_the_shared_folder_named_in_the_profile(pool, tmp_path):
+    """[cluster] broker + shared in the profile, no --broker: the centre set-up."""
+    server, workers, folder = pool
+    share = folder / "share"
+    pages = small_pages(tmp_path / "pages", 2)
+    profile = tmp_path / "station.toml"
+    profile.write_text(f'[build]\nengine = "tesseract"\n\n[cluster]\nbroker = "{server.url}"\nshared = "{share}"\n', "utf-8")
+    run = _cli("build", str(pages), "-o", str(tmp_path / "out"), "--profile", str(profile))
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_path / "out" / "pages.report.json").read_text("utf-8"))
+    assert [p["key"] for p in report["pages"]] == ["p01.png", "p02.png"] and all(p["chars"] > 0 for p in report["pages"])
+    shared_pages = {p.name for p in (share / "pages").iterdir()}
+    assert shared_pages >= {f"{p['sha256']}.png" for p in report["pages"]}  # content-addressed copies
+    assert len(list((share / "results").iterdir())) >= 2  # the encoded images came back through the share
+    assert PASSWORD not in run.stdout + run.stderr
+
+
 def _unique(page: Path) -> Path:
     """The page with a text chunk of its own: bytes no earlier test has sent (results are cached by hash)."""
     import uuid
@@ -124,28 +142,33 @@ def test_a_page_sent_twice_is_ocrd_once_and_the_second_delivery_says_so(pool, tm
     client.delete(build_key("twice"))
 
 
-def test_a_tampered_page_is_refused_not_ocrd(pool, tmp_path):
+def _send_tampered(server: RedisServer, tmp_path: Path, name: str) -> dict:
+    """A task whose page bytes in Redis were changed after hashing; returns the worker's record."""
+    from dossier_station.core.files import sha256_file
     from dossier_station.station.cluster.app import make_app
     from dossier_station.station.cluster.config import build_key, done_list, page_key
     from dossier_station.station.cluster.payload import make_task
 
-    server, workers, _ = pool
-    page = _unique(small_pages(tmp_path / "pages", 1) / "p01.png")
-    from dossier_station.core.files import sha256_file
-
+    page = _unique(small_pages(tmp_path / name, 1) / "p01.png")
     sha = sha256_file(page)
     client = server.client()
-    client.set(build_key("tampered"), "1", ex=60)
+    client.set(build_key(name), "1", ex=60)
     client.set(page_key(sha), page.read_bytes()[:-10] + b"0123456789", ex=60)  # bytes changed in transit
-    task = make_task(build="tampered", seq=1, name="evidence.png", index=0, count=1, kind="image", sha256=sha, size=page.stat().st_size,
+    task = make_task(build=name, seq=1, name=f"{name}.png", index=0, count=1, kind="image", sha256=sha, size=page.stat().st_size,
                      engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=None)
     make_app(server.url).send_task("dossier.ocr_page", args=[task], queue="ocr")
-    record = json.loads(client.blpop([done_list("tampered")], timeout=60)[1])
+    record = json.loads(client.blpop([done_list(name)], timeout=60)[1])
+    client.delete(build_key(name))
+    return record
+
+
+def test_a_tampered_page_is_refused_not_ocrd(pool, tmp_path):
+    server, workers, _ = pool
+    record = _send_tampered(server, tmp_path, "evidence")
     assert record["status"] == "refused"
     assert "not the task's" in record["error"] and "not OCR'd" in record["error"]
     events = [e for w in workers for e in w.events() if e.get("page") == "evidence.png"]
     assert [e["event"] for e in events if e["event"] != "started"] == ["refused"]
-    client.delete(build_key("tampered"))
 
 
 def test_a_pickle_message_is_refused_by_the_worker(pool):
@@ -172,16 +195,17 @@ def test_a_pickle_message_is_refused_by_the_worker(pool):
     assert not any(marker in json.dumps(e) and e.get("event") == "started" for e in logs)
 
 
-def test_workers_status_lists_workers_queues_and_recent_failures(pool):
+def test_workers_status_lists_workers_queues_and_recent_failures(pool, tmp_path):
     server, workers, _ = pool
+    assert _send_tampered(server, tmp_path, "status-probe")["status"] == "refused"
     run = _cli("workers", "status", "--broker", server.url, "--json", timeout=60)
     assert run.returncode == 0, run.stderr
     st = json.loads(run.stdout)
     names = {w["name"]: w for w in st["workers"]}
     assert set(names) >= {w.name for w in workers}
     assert all(names[w.name]["alive"] and set(names[w.name]["queues"]) == {"ocr", "assemble"} for w in workers)
-    assert sum(w["pages_done"] for w in st["workers"]) >= 1
-    assert any(f["status"] == "refused" for f in st["failures_last_hour"])  # the tampered page
+    assert all(isinstance(w["pages_done"], int) and w["in_progress"] == [] for w in st["workers"])
+    assert any(f["status"] == "refused" and "status-probe" in f["error"] for f in st["failures_last_hour"])
     assert PASSWORD not in run.stdout and "***" in st["broker"]
     human = _cli("workers", "status", "--broker", server.url, timeout=60)
     assert human.returncode == 0 and "failures in the last hour" in human.stdout and PASSWORD not in human.stdout

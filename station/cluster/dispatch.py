@@ -129,12 +129,12 @@ class ClusterExecutor:
                 f"page {page.task['name']}: sent to the pool {page.sends} times without a result",
                 hint="see `dossier workers status` and the worker logs for why it fails",
             )
-        page.sends += 1
-        page.sent_at = time.monotonic()
         self.app.send_task(
             "dossier.ocr_page", args=[page.task], queue="ocr", retry=True,
             retry_policy={"max_retries": 20, "interval_start": 0.2, "interval_step": 0.3, "interval_max": 1.0},
         )
+        page.sends += 1
+        page.sent_at = time.monotonic()
 
     def _resend(self, page: _Page, why: str) -> None:
         log.warning("page %s: %s; sending it again", page.task["name"], why)
@@ -147,6 +147,7 @@ class ClusterExecutor:
     # -- receiving -------------------------------------------------------------------------
     def _collect(self, bid: str, sources: list[Any], work: Path, state: _State, on_done: Callable[[Any], None] | None) -> Iterator[Any]:
         import redis
+        from kombu.exceptions import OperationalError
 
         next_seq, last_check, down_since, lonely_since = 0, 0.0, None, None
         while next_seq < len(sources):
@@ -165,7 +166,7 @@ class ClusterExecutor:
                             hint="start workers with: dossier worker --broker URL",
                         )
                 down_since = None
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, OperationalError, OSError) as exc:
                 down_since = down_since or time.monotonic()
                 if time.monotonic() - down_since > BROKER_DOWN_LIMIT:
                     raise ClusterError(
@@ -216,11 +217,11 @@ class ClusterExecutor:
         outstanding = [p for p in state.pages.values() if p.seqs[0] not in state.outcomes]
         if run_id != state.run_id:
             log.warning("broker %s restarted: sending the %d outstanding pages again", self.settings.safe_broker, len(outstanding))
-            state.run_id = run_id
             self.client.set(build_key(bid), json.dumps({"restarted": time.time()}), ex=BUILD_TTL)
             self._declare_queue()
             for page in outstanding:
                 self._resend(page, "the broker restarted")
+            state.run_id = run_id  # only now: a resend cut short by the broker going again is redone
             return True
         self.client.expire(build_key(bid), BUILD_TTL)
         held = {k.decode(): v.decode() for k, v in self.client.hgetall(held_hash(bid)).items()}
