@@ -267,3 +267,30 @@ def test_demo_mode_feeds_the_sample_pages_through_the_virtual_pnm_scanner(chromi
         page.wait_for_selector("text=Scanned")
         assert page.locator("nav >> text=Check").count() == 1
         ctx.close()
+
+
+def test_queues_show_a_failed_watch_job_with_its_reason_and_retry_puts_it_back(chromium, tmp_path):
+    import subprocess
+    import sys
+
+    hot, out = tmp_path / "hot", tmp_path / "out"
+    hot.mkdir()
+    profile = tmp_path / "station.toml"
+    profile.write_text(f'[[watch.folders]]\nname = "前台扫描"\nhot = "{hot}"\noutput = "{out}"\nstable = 0.2\n', "utf-8")
+    bad = b"\x89PNG\r\n\x1a\n but the rest is missing"
+    (hot / "scan-0001.png").write_bytes(bad)
+    run = subprocess.run([sys.executable, "-m", "dossier_station.station", "watch", "run", "--profile", str(profile), "--once"],
+                         capture_output=True, text=True, timeout=120)
+    assert "failed 1" in run.stderr, run.stderr
+    with serve(tmp_path / "ui-data", profile=str(profile), local_operator="徐平") as url:
+        ctx = chromium.new_context(viewport={"width": 1366, "height": 768})
+        page = ctx.new_page()
+        page.goto(f"{url}/queues")
+        assert page.inner_text(".queue .failed") == "1" and page.inner_text(".queue .queued") == "0"
+        assert "scan-0001.png" in page.inner_text(".failed-job") and "truncated" in page.inner_text(".failed-job")
+        _shot(page, "queues")
+        page.click("button.retry")
+        page.wait_for_selector('.queue .queued:text-is("1")')
+        assert (hot / "scan-0001.png").read_bytes() == bad  # the original, byte for byte
+        assert any(e["detail"].get("operator") == "徐平" for e in _journal("ui-retry"))
+        ctx.close()

@@ -143,11 +143,12 @@ def create_app(cfg: UiConfig) -> FastAPI:
         routes_build,
         routes_check,
         routes_login,
+        routes_queues,
         routes_scan,
         routes_verify,
     )
 
-    for mod in (routes_login, routes_batches, routes_scan, routes_check, routes_build, routes_verify):
+    for mod in (routes_login, routes_batches, routes_scan, routes_check, routes_build, routes_verify, routes_queues):
         app.include_router(mod.router)
     return app
 

@@ -251,6 +251,17 @@ function initVerify() {
   });
 }
 
+/* ---------------- queues ---------------- */
+function initQueues() {
+  for (const b of $$("button.retry")) {
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      const data = await api("/api/queues/retry", { folder: Number(b.dataset.folder), job: b.dataset.job });
+      toast(`${data.requeued} ✓`); setTimeout(() => location.reload(), 600);
+    });
+  }
+}
+
 /* ---------------- build ---------------- */
 function initBuild() {
   const b = $("#build-form"); if (!b) return;
@@ -261,4 +272,4 @@ function initBuild() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { initUpload(); initScan(); initCheck(); initLarge(); initCatalogue(); initBuild(); initVerify(); });
+document.addEventListener("DOMContentLoaded", () => { initUpload(); initScan(); initCheck(); initLarge(); initCatalogue(); initBuild(); initVerify(); initQueues(); });
