@@ -65,3 +65,21 @@ def test_seal_with_the_tsa_down_seals_nothing(pki, station_profile, transcript, 
                     "--profile", str(station_profile))
     assert r.returncode != 0
     assert not out.exists() or not any(Path(out).iterdir())
+
+
+def test_build_seal_replaces_each_volume_with_its_sealed_version(pki_server, station_profile, transcript, tmp_path) -> None:
+    """What `dossier build --seal` runs after the volumes are placed (OCR is not the point here)."""
+    from dossier_station.core.journal import Journal
+    from dossier_station.station.signing_seal import seal_volumes
+
+    vol = tmp_path / "case" / "volume.pdf"
+    vol.parent.mkdir()
+    shutil.copy(transcript, vol)
+    before = sha256_file(vol)
+    seal_volumes([vol], str(station_profile))
+    after = sha256_file(vol)
+    assert after != before and not [p for p in vol.parent.iterdir() if p.name.startswith(".sealing")]
+    with Journal() as j:
+        assert any(e["kind"] == "seal" and e["sha256"] == after for e in j.events())
+    v = run_dossier("verify", str(vol), "--json", "--profile", str(station_profile))
+    assert v.returncode == 0 and json.loads(v.stdout)["signatures"][-1]["kind"] == "document timestamp"

@@ -214,3 +214,29 @@ def test_missing_escrow_certificate_and_missing_pad_are_refused(pki_server, stat
                     "--finger", "/dev/ttyNOPE1", "--software-key", "-o", str(out), "--profile", str(station_profile))
     assert r.returncode in (10, 11) and "ttyNOPE0" in r.stderr
     assert not out.exists()
+
+
+def test_silent_pad_is_a_device_error_and_nothing_is_written(pki_server, station_profile, transcript, tmp_path) -> None:
+    import os
+
+    pen_master, pen = os.openpty()  # a port where nothing answers
+    finger_master, finger = os.openpty()
+    try:
+        out = tmp_path / "x.pdf"
+        r = run_dossier("sign", str(transcript), "--signer", "王小明", "--id-number", "1", "--pen", os.ttyname(pen),
+                        "--finger", os.ttyname(finger), "--software-key", "-o", str(out), "--profile", str(station_profile))
+        assert r.returncode == 10 and "no pen pad answered" in r.stderr
+        assert not out.exists()
+    finally:
+        for fd in (pen_master, pen, finger_master, finger):
+            os.close(fd)
+
+
+def test_an_already_signed_transcript_is_refused_for_the_ceremony(ceremony_file, station_profile, capture_pkg,
+                                                                  tmp_path) -> None:
+    """Marks and the envelope would break the earlier signature; later signers use --pkcs12/--key."""
+    from dossier_station.signing.prepare import prepare
+
+    with pytest.raises(DossierError, match="already signed"):
+        prepare(ceremony_file.read_bytes(), marks=[], mark_image=None, attachment=None,
+                when=datetime.now().astimezone())
