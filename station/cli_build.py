@@ -34,6 +34,10 @@ def build(inputs: Path, case: Path | None, out: Path, engine: str | None, jobs: 
         from dossier_station.station.signing_seal import seal_volumes
 
         seal_volumes(list(result.volumes), profile_path)
+        from dossier_station.core.profile import load_profile
+        from dossier_station.station.custody import after_build
+
+        after_build(list(result.volumes), out, load_profile(profile_path))  # custody: mirror the sealed volumes, anchor
 
 
 COMMANDS = [build]
