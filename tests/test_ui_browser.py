@@ -95,6 +95,16 @@ def test_scan_shows_thumbnails_as_pages_arrive_and_a_jam_offers_resume(station, 
     assert len(manifest["sessions"]) == 2 and manifest["sessions"][0]["reason"] == "fault:JAMMED"
     assert {e["detail"].get("operator") for e in _journal("capture") if batch in e["subject"]} == {"孙洋"}
 
+    # re-scan page 2 into its place: a new capture, the old one moved aside (never overwritten)
+    page.goto(f"{url}/batch/{batch}/check")
+    page.click('#grid .thumb[data-seq="2"]')
+    page.click("button[data-act=rescan]")
+    page.wait_for_selector(f'#grid .thumb[data-seq="{n + 1}"]', timeout=60_000)
+    seqs = [int(s) for s in page.locator("#grid .thumb").evaluate_all("els => els.map(e => e.dataset.seq)")]
+    assert seqs[:4] == [1, 2, n + 1, 3]
+    pages = {p["seq"]: p for p in _manifest(data, batch)["pages"]}
+    assert pages[2]["role"] == "aside" and f"rescanned-as:{n + 1}" in pages[2]["flags"] and "rescan-of:2" in pages[n + 1]["flags"]
+
 
 def _upload(page, url: str, files: list[Path]) -> str:
     page.goto(f"{url}/batches")

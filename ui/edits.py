@@ -74,18 +74,24 @@ def rename_start(batch: BatchFolder, old: int, new: int) -> None:
 
 def apply_action(batch: BatchFolder, action: str, operator: str, seq: int | None = None, **args: Any) -> dict[str, Any]:
     """One check-screen action; returns the edit recorded. Raises BadArgsError on a bad request."""
+    detail: dict[str, Any] = {}
+    if action == "rescan" and seq is not None:  # the new capture takes the old page's place
+        old, new = page_record(batch, seq), page_record(batch, int(args["new"]))
+        new["order"] = old.get("order", old["seq"])  # same place; the later seq sorts right after
+        new["flags"] = [*new.get("flags", []), f"rescan-of:{seq}"]
+        old["flags"] = [*old.get("flags", []), f"rescanned-as:{new['seq']}"]
+        detail["new"] = new["seq"]
     docs = documents(batch)
     starts = _starts(docs)
     page = page_record(batch, seq) if seq is not None else None
-    detail: dict[str, Any] = {}
     if action == "rotate" and page is not None:
         turn = int(args.get("degrees", 90))
         if turn not in (90, 180, 270, -90):
             raise BadArgsError(f"rotation {turn}° is not a quarter turn")
         page["rotate"] = (int(page.get("rotate", 0)) + turn) % 360
         detail["rotate"] = page["rotate"]
-    elif action in ("aside", "restore", "blank", "notblank") and page is not None:
-        new_role = {"aside": "aside", "restore": "page", "blank": "blank", "notblank": "page"}[action]
+    elif action in ("aside", "restore", "blank", "notblank", "rescan") and page is not None:
+        new_role = {"aside": "aside", "restore": "page", "blank": "blank", "notblank": "page", "rescan": "aside"}[action]
         old_role = page.get("role", "page")
         if new_role != "page" and old_role == "page" and page["seq"] in starts:
             for d in docs:  # a document's first page leaves: its next page starts it

@@ -78,13 +78,14 @@ def _settings(body: dict[str, Any]) -> ScanSettings:
     return ScanSettings(device=device, dpi=dpi, mode=str(body.get("mode", "color")), source=str(body.get("source", "adf")))
 
 
-def _start(request: Request, batch_id: str, settings: ScanSettings, *, resume: bool) -> JobState:
+def _start(request: Request, batch_id: str, settings: ScanSettings, *, resume: bool, replace: int | None = None) -> JobState:
+    """A scan session in a job thread; ``replace``: one page, put in that page's place."""
     app = request.app
     cfg, store, jobs = app.state.cfg, app.state.store, app.state.jobs
     op = operator(request, "scan")
     path = store.batch_path(batch_id)
     schedule = None if resume else app.state.scan_schedule()
-    max_pages = len(schedule) if cfg.demo and schedule else None
+    max_pages = 1 if replace else len(schedule) if cfg.demo and schedule else None
 
     def work(st: JobState) -> None:
         from dossier_station.station.scan_batch import classify_pages
@@ -108,6 +109,14 @@ def _start(request: Request, batch_id: str, settings: ScanSettings, *, resume: b
         if outcome.reason.startswith("fault:"):
             st.state, st.message = "fault", outcome.message or outcome.reason
             st.result = {"fault": outcome.reason.split(":", 1)[1]}
+        elif replace is not None:
+            if not outcome.added:
+                st.state, st.message = "error", "no page came from the scanner: put the sheet in and try again"
+                return
+            from dossier_station.ui.edits import apply_action
+
+            apply_action(BatchFolder.open(path), "rescan", op.name, replace, new=outcome.added[0]["seq"])
+            st.result = {"replaced": replace, "by": outcome.added[0]["seq"]}
         else:
             counts = classify_pages(BatchFolder.open(path))
             st.result = {"feeder": "empty", **counts}
@@ -134,6 +143,22 @@ async def resume(request: Request, batch_id: str) -> Response:
     settings = ScanSettings(device=s.get("device"), dpi=s["dpi"], mode=s["mode"], source=s["source"])
     _start(request, batch_id, settings, resume=True)
     return JSONResponse({"batch": batch_id})
+
+
+@router.post("/api/batch/{batch_id}/rescan")
+async def rescan(request: Request, batch_id: str) -> Response:
+    """Re-scan one page into its place: a new capture (raw pages are never overwritten) takes
+    the old page's position; the old one is moved aside, both flagged with the other's number."""
+    from dossier_station.ui.store import check_seq, page_record
+
+    body = await request.json()
+    seq = check_seq(body.get("seq"))
+    batch = request.app.state.store.open_batch(batch_id)
+    page_record(batch, seq)
+    s = batch.data["settings"]
+    settings = ScanSettings(device=s.get("device"), dpi=s["dpi"], mode=s["mode"], source=s["source"])
+    _start(request, batch_id, settings, resume=True, replace=seq)
+    return JSONResponse({"batch": batch_id, "replacing": seq})
 
 
 @router.get("/batch/{batch_id}/events")

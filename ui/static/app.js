@@ -130,6 +130,7 @@ function initCheck() {
   async function act(action, extra) {
     const f = selected(); if (!f && action !== "reorder") return;
     if (action === "open") { location.href = `/batch/${batch}/page/${f.dataset.seq}`; return; }
+    if (action === "rescan") { await api(`/api/batch/${batch}/rescan`, { seq: Number(f.dataset.seq) }); waitForScan(); toast("…"); return; }
     const data = await api(`/api/batch/${batch}/edit`, Object.assign({ action, seq: f ? Number(f.dataset.seq) : null }, extra || {}));
     render(data.pages); toast(`${action} ✓`);
   }
@@ -160,6 +161,12 @@ function initCheck() {
     const order = $$(".thumb", grid).map((f) => Number(f.dataset.seq));
     const data = await api(`/api/batch/${batch}/edit`, { action: "reorder", order }); render(data.pages); dragged = null;
   });
+  function waitForScan() {  // the re-scan runs as a job: reload when it has placed the page
+    const es = new EventSource(grid.dataset.events);
+    es.addEventListener("job", (m) => { const ev = JSON.parse(m.data);
+      if (ev.kind !== "scan" || ev.state === "running") return;
+      es.close(); if (ev.state === "done") location.reload(); else toast(ev.message, true); });
+  }
   select(0);
 }
 
