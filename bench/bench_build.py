@@ -1,11 +1,17 @@
 """Benchmark `dossier build` against OCRmyPDF and bare tesseract on the same pages, same run.
 
-Prints pages/min, CER against ground truth, residual skew of the output, bytes/page and peak
-RSS for each, and the ratios of ours to OCRmyPDF's. Every output is measured the same way:
-text through poppler's pdftotext (tesseract: its own .txt), skew by rendering each output page
-with pdftoppm and measuring it with one projection-profile method.
+Prints pages/min, CER against ground truth, pages upright, residual skew of the output,
+bytes/page and the peak memory of each tool's whole process tree (sum of PSS over the
+command and all its descendants, sampled every 50 ms), and the ratios of ours to OCRmyPDF's.
+Every output is measured the same way: text through poppler's pdftotext (tesseract: its own
+.txt), skew by rendering each output page with pdftoppm and measuring it with one
+projection-profile method.
 
-    .venv/bin/python bench/bench_build.py [--pages DIR] [--jobs N] [--skip-ocrmypdf]
+The input is the sample pages plus a turned copy of every non-blank one (90°, 180°, 270° in
+turn), so orientation is part of every figure. ``--big`` adds one run of a single 35-Mpx page
+(A4 at 600 dpi) to check the memory goal (≤ 1 GB for the whole tree at 2 workers).
+
+    .venv/bin/python bench/bench_build.py [--pages DIR] [--jobs N] [--skip-ocrmypdf] [--no-turned] [--big]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,20 +35,57 @@ from dossier_station.ocr.geometry import measure_skew  # noqa: E402
 from dossier_station.ocr.quality import cer  # noqa: E402
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds and the peak RSS (MiB) of the largest process in the command's tree.
+def _tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
 
-    ``os.wait4`` reports the usage of this one child and the descendants it waited for, so
-    each tool's figure is its own, not the running maximum over the whole benchmark.
+
+def _pss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds and the peak memory (MiB) of the command's whole process tree.
+
+    Memory is the sum of PSS (shared pages split between the processes sharing them) over the
+    command and every descendant, sampled every 50 ms: what the tree costs the machine.
     """
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], sum(_pss_mib(p) for p in _tree(proc.pid)))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    proc.wait()
+    done.set()
+    sampler.join()
     wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return wall, usage.ru_maxrss // 1024
+    return wall, round(peak[0])
 
 
 def pdf_page_texts(pdf: Path) -> list[str]:
@@ -65,7 +109,7 @@ def page_skews(pdf: Path, indices: list[int]) -> list[float]:
     return skews
 
 
-def ours(pages: list[Path], gts: list[dict], work: Path, jobs: int, images: str = "archival") -> dict:
+def ours(pages: list[Path], gts: list[dict], work: Path, jobs: int, images: str = "auto") -> dict:
     import pikepdf
 
     src = work / f"ours-in-{images}"
@@ -80,31 +124,90 @@ def ours(pages: list[Path], gts: list[dict], work: Path, jobs: int, images: str 
     with pikepdf.open(pdf) as doc:
         labels = {str(pg.label): i for i, pg in enumerate(doc.pages)}
     report = json.loads(next(out.glob("*.report.json")).read_text("utf-8"))
-    rates, idx = [], []
-    for rec, gt in zip(report["pages"], gts, strict=True):
+    by_name = {p.name: gt for p, gt in zip(pages, gts, strict=True)}
+    rates, idx, upright, seals = [], [], 0, [0, 0]
+    for rec in report["pages"]:
+        gt = by_name[rec["key"]]
         if gt["is_blank"]:
             continue
+        if gt.get("stamp"):  # DA/T 31 §9.3: a page with a red seal must stay colour
+            seals[0] += "DeviceRGB" in rec["image_encoding"]
+            seals[1] += 1
         i = labels[str(rec["page_number"])]
         lines = texts[i].strip().splitlines()
         if lines and lines[0].strip() == str(rec["page_number"]):
             lines = lines[1:]  # our stamped page number, not page text
         rates.append(cer(gt["text"], "".join(lines)))
+        upright += rec["rotation_deg"] == gt["rotation_deg"]
         idx.append(i)
-    return {"name": f"dossier ({images})", "wall": wall, "rss": rss, "bytes": pdf.stat().st_size, "cer": rates, "skew": page_skews(pdf, idx)}
+    return {"name": f"dossier ({images})", "wall": wall, "rss": rss, "bytes": pdf.stat().st_size, "cer": rates, "skew": page_skews(pdf, idx), "upright": upright, "seals": seals}
 
 
-def ocrmypdf(pages: list[Path], gts: list[dict], work: Path, jobs: int) -> dict:
+def turned_copies(pages: list[Path], gts: list[dict], work: Path) -> tuple[list[Path], list[dict]]:
+    """The pages plus a turned copy of each non-blank one (90°, 180°, 270° in turn)."""
+    from PIL import Image
+
+    folder = work / "turned"
+    folder.mkdir()
+    out_pages, out_gts = [], []
+    turns = iter((90, 180, 270) * len(pages))
+    for p, gt in zip(pages, gts, strict=True):
+        out_pages.append(p)
+        out_gts.append(gt)
+        if gt["is_blank"]:
+            continue
+        t = next(turns)
+        copy = folder / f"{p.stem}_t{t:03d}{p.suffix}"
+        im = Image.open(p)
+        im.rotate(t, expand=True).save(copy, dpi=(300, 300), **({"quality": 92} if p.suffix == ".jpg" else {}))
+        out_pages.append(copy)
+        out_gts.append(dict(gt, rotation_deg=(gt["rotation_deg"] + t) % 360))
+    return out_pages, out_gts
+
+
+def big_page(work: Path, jobs: int, sample: Path) -> dict:
+    """One 35-Mpx page (A4 at 600 dpi): the whole tree's peak memory at ``jobs`` workers."""
+    from PIL import Image
+
+    folder = work / "big"
+    folder.mkdir()
+    im = Image.open(sample)
+    im.resize((im.width * 2, im.height * 2), Image.Resampling.LANCZOS).save(folder / "a4-600dpi.jpg", quality=90, dpi=(600, 600))
+    cmd = [str(REPO / ".venv/bin/dossier"), "build", str(folder), "-o", str(work / "big-out"), "--jobs", str(jobs)]
+    wall, peak = run(cmd)
+    return {"wall": wall, "peak": peak}
+
+
+def as_png(pages: list[Path], work: Path) -> list[Path]:
+    """The pages as `dossier scan` writes them: lossless PNG, grey or colour as captured."""
+    from PIL import Image
+
+    folder = work / "png"
+    folder.mkdir()
+    out = []
+    for p in pages:
+        im = Image.open(p)
+        dest = folder / f"{p.stem}.png"
+        im.save(dest, dpi=im.info.get("dpi", (300, 300)))
+        out.append(dest)
+    return out
+
+
+def ocrmypdf(pages: list[Path], gts: list[dict], work: Path, jobs: int, optimize: int | None = None) -> dict:
     import img2pdf
 
     inp = work / "ocrmypdf-in.pdf"
     inp.write_bytes(img2pdf.convert([str(p) for p in pages]))
     out = work / "ocrmypdf-out.pdf"
-    cmd = [str(REPO / ".venv/bin/ocrmypdf"), "--deskew", "--rotate-pages", "--output-type", "pdfa", "-l", "chi_sim+eng", "--jobs", str(jobs), str(inp), str(out)]
+    opt = ["-O", str(optimize)] if optimize is not None else []
+    cmd = [str(REPO / ".venv/bin/ocrmypdf"), "--deskew", "--rotate-pages", "--output-type", "pdfa", *opt, "-l", "chi_sim+eng", "--jobs", str(jobs), str(inp), str(out)]
     wall, rss = run(cmd)
     texts = pdf_page_texts(out)
     keep = [i for i, gt in enumerate(gts) if not gt["is_blank"]]
     rates = [cer(gts[i]["text"], texts[i]) for i in keep]
-    return {"name": "OCRmyPDF", "wall": wall, "rss": rss, "bytes": out.stat().st_size, "cer": rates, "skew": page_skews(out, keep)}
+    # OCRmyPDF reports no turn per page: a page counts as upright when its text reads (CER < 0.5)
+    upright = sum(r < 0.5 for r in rates)
+    return {"name": "OCRmyPDF" + (f" -O{optimize}" if optimize is not None else ""), "wall": wall, "rss": rss, "bytes": out.stat().st_size, "cer": rates, "skew": page_skews(out, keep), "upright": upright}
 
 
 def tesseract(pages: list[Path], gts: list[dict], work: Path, jobs: int) -> dict:
@@ -115,7 +218,7 @@ def tesseract(pages: list[Path], gts: list[dict], work: Path, jobs: int) -> dict
     cmd = ["bash", "-c", f"printf '%s\\n' \"$@\" | xargs -P {jobs} -I{{}} bash -c '{script}' _ {{}} {out}", "_", *map(str, pages)]
     wall, rss = run(cmd, env=env)
     rates = [cer(gt["text"], (out / f"{p.name}.txt").read_text("utf-8")) for p, gt in zip(pages, gts, strict=True) if not gt["is_blank"]]
-    return {"name": "tesseract (bare)", "wall": wall, "rss": rss, "bytes": 0, "cer": rates, "skew": []}
+    return {"name": "tesseract (bare)", "wall": wall, "rss": rss, "bytes": 0, "cer": rates, "skew": [], "upright": None}
 
 
 def main() -> None:
@@ -123,28 +226,49 @@ def main() -> None:
     ap.add_argument("--pages", type=Path, default=REPO.parent / "shared" / "data" / "pages")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--skip-ocrmypdf", action="store_true")
+    ap.add_argument("--no-turned", action="store_true", help="the sample pages only, no turned copies")
+    ap.add_argument("--big", action="store_true", help="also build one 35-Mpx page and report the tree's peak memory")
+    ap.add_argument("--skip-compact", action="store_true", help="skip the --images compact run")
+    ap.add_argument("--png", action="store_true", help="feed every tool lossless PNG pages, as `dossier scan` writes them (image-policy figures)")
+    ap.add_argument("--ocrmypdf-optimize", type=int, default=None, help="OCRmyPDF's -O level (the image-size goal is against -O2)")
     args = ap.parse_args()
     manifest = json.loads((args.pages / "manifest.json").read_text("utf-8"))
     pages = [args.pages / p["image"] for p in manifest["pages"]]
     gts = [json.loads((args.pages / p["gt"]).read_text("utf-8")) for p in manifest["pages"]]
+    big = None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        results = [ours(pages, gts, work, args.jobs), ours(pages, gts, work, args.jobs, "compact")]
+        if not args.no_turned:
+            pages, gts = turned_copies(pages, gts, work)
+        if args.png:
+            pages = as_png(pages, work)
+        results = [ours(pages, gts, work, args.jobs)]
+        if not args.skip_compact:
+            results.append(ours(pages, gts, work, args.jobs, "compact"))
         if not args.skip_ocrmypdf:
-            results.append(ocrmypdf(pages, gts, work, args.jobs))
+            results.append(ocrmypdf(pages, gts, work, args.jobs, args.ocrmypdf_optimize))
         results.append(tesseract(pages, gts, work, args.jobs))
+        if args.big:
+            big = big_page(work, args.jobs, args.pages / "dev_004.jpg")
     n = len(pages)
+    text_pages = sum(not g["is_blank"] for g in gts)
     print(f"{n} pages, {args.jobs} jobs, {os.cpu_count()} cores\n")
-    print(f"{'tool':20} {'pages/min':>9} {'CER mean':>9} {'CER max':>8} {'skew med':>9} {'skew max':>9} {'bytes/page':>11} {'peak RSS MiB':>12}")
+    print(f"{'tool':20} {'pages/min':>9} {'CER mean':>9} {'CER max':>8} {'upright':>8} {'skew med':>9} {'skew max':>9} {'bytes/page':>11} {'tree peak MiB':>13}")
     for r in results:
         skew_med = f"{statistics.median(r['skew']):.3f}" if r["skew"] else "-"
         skew_max = f"{max(r['skew']):.3f}" if r["skew"] else "-"
         bpp = f"{r['bytes'] / n:,.0f}" if r["bytes"] else "-"
-        print(f"{r['name']:20} {n / r['wall'] * 60:9.1f} {statistics.mean(r['cer']):9.4f} {max(r['cer']):8.4f} {skew_med:>9} {skew_max:>9} {bpp:>11} {r['rss']:12}")
+        upright = f"{r['upright']}/{text_pages}" if r["upright"] is not None else "-"
+        print(f"{r['name']:20} {n / r['wall'] * 60:9.1f} {statistics.mean(r['cer']):9.4f} {max(r['cer']):8.4f} {upright:>8} {skew_med:>9} {skew_max:>9} {bpp:>11} {r['rss']:13}")
+    for r in results:
+        if r.get("seals"):
+            print(f"{r['name']}: seal pages kept colour {r['seals'][0]}/{r['seals'][1]}")
+    if big:
+        print(f"\none 35-Mpx page (A4 at 600 dpi), {args.jobs} jobs: {big['wall']:.1f} s, whole tree peak {big['peak']} MiB")
     if not args.skip_ocrmypdf:
-        peer = results[2]
+        peer = next(r for r in results if r["name"].startswith("OCRmyPDF"))
         print()
-        for a in results[:2]:
+        for a in (r for r in results if r["name"].startswith("dossier")):
             print(
                 f"{a['name']} / OCRmyPDF: speed {peer['wall'] / a['wall']:.2f}×, bytes/page {a['bytes'] / peer['bytes']:.2f}×, "
                 f"CER {statistics.mean(a['cer']) / statistics.mean(peer['cer']):.3f}×"

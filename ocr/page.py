@@ -14,17 +14,22 @@ from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from dossier_station.core.model import PageSpec, TextLine
 from dossier_station.ocr.blank import detect_blank
 from dossier_station.ocr.border import lid_border
 from dossier_station.ocr.encode import colour_class, encode_compact, encode_page_image
-from dossier_station.ocr.engine import OcrEngine, Reading
+from dossier_station.ocr.engine import OcrEngine, OcrLine, Reading
 from dossier_station.ocr.geometry import line_axis, measure_skew
-from dossier_station.ocr.loader import PageSource, load_page
+from dossier_station.ocr.image_policy import encode_auto
+from dossier_station.ocr.loader import PageSource, load_page, sha256_file
 
-# Between these axis ratios the ink profile cannot tell lines from columns; OCR decides.
-AMBIGUOUS_AXIS = (0.8, 1.25)
+# Engines without a line detector of their own (tesseract): between these axis ratios the ink
+# profile cannot tell lines from columns and both axes are read. Justified Chinese text (a grid
+# of square characters) turned 90° measured up to 2.13 on the wrong axis, so only a ratio
+# beyond 2.5 is trusted; most pages are read both ways, correctness before speed.
+AMBIGUOUS_AXIS = (1 / 2.5, 2.5)
 
 
 @dataclass
@@ -43,6 +48,13 @@ class PageOutcome:
     deskew_deg: float = 0.0  # counter-clockwise skew found and undone
     deskew_confidence: float = 0.0
     deskew_applied: bool = False
+    orientation_evidence: str = ""  # what decided the turn (line detector / ink profile, read scores)
+    dpi_note: str = ""  # set when the file gave no plausible resolution: how it was inferred or assumed
+    pdf_page: str = ""  # PDF inputs: "extracted (one full-page image)" or "rendered at N dpi"
+    born_digital: bool = False  # a PDF page with real text: that text is kept, not OCR'd
+    image_decision: str = ""  # how the page image is stored in the dossier, and why
+    image_sha256: str = ""  # of the embedded image stream (``sha256`` is the raw capture's)
+    read_while_scanning: bool = False  # read by `scan --build` as the page arrived, not after the scan
     crop_px: tuple[int, int, int, int] | None = None
     engine: str = ""
     image_encoding: str = ""
@@ -80,9 +92,30 @@ def _warp(raster: np.ndarray, a: np.ndarray, w: int, h: int) -> np.ndarray:
     return cv2.warpAffine(raster, a[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def _read_upright(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: float) -> tuple[int, float, float, np.ndarray, Reading, int, int]:
-    """Decide the quarter turn and skew, warp, and read; returns the chosen candidate."""
+def _read_upright(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: float) -> tuple[int, float, float, np.ndarray, Reading, int, int, str]:
+    """Decide the quarter turn, skew and half turn, and read; returns the chosen candidate.
+
+    Engines that can read a page as scanned (``read_any_way``) decide the axis from their
+    own line detector; for the others the ink profile proposes an axis and, unless it is
+    overwhelming, both axes are read and the better-read one wins.
+    """
     h0, w0 = gray.shape[:2]
+    if hasattr(engine, "read_any_way"):
+        turned = engine.read_any_way(raster, int(dpi))
+        q = turned.quarter
+        g_q = cv2.rotate(gray, cv2.ROTATE_90_CLOCKWISE) if q == 90 else gray
+        geo = measure_skew(g_q)
+        a, wq, hq = _raw_to_upright(w0, h0, q, geo.skew_deg)
+        skew_only = _affine(cv2.getRotationMatrix2D((wq / 2.0, hq / 2.0), -geo.skew_deg, 1.0))
+        if turned.flipped:
+            skew_only = np.array([[-1.0, 0, wq], [0, -1.0, hq], [0, 0, 1]]) @ skew_only
+        lines = _map_lines(turned.lines, skew_only)
+        reading = Reading(lines, turned.flipped, turned.score_as_is, turned.score_flipped)
+        evidence = (
+            f"line detector: {turned.axis_share:.0%} of line length along the chosen axis, {turned.axes_read} axis read; "
+            f"sample read {turned.score_as_is:.2f} as is, {turned.score_flipped:.2f} turned 180°"
+        )
+        return q, geo.skew_deg, geo.confidence, a, reading, wq, hq, evidence
     quarter, ratio = line_axis(gray)
     candidates = [quarter]
     if AMBIGUOUS_AXIS[0] < ratio < AMBIGUOUS_AXIS[1]:
@@ -99,7 +132,21 @@ def _read_upright(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: 
             best = (score, q, geo, a, reading, wq, hq)
     assert best is not None
     _, q, geo, a, reading, wq, hq = best
-    return q, geo.skew_deg, geo.confidence, a, reading, wq, hq
+    evidence = (
+        f"ink profile axis ratio {ratio:.2f}, {len(candidates)} axis read; "
+        f"sample read {reading.score_as_is:.2f} as is, {reading.score_flipped:.2f} turned 180°"
+    )
+    return q, geo.skew_deg, geo.confidence, a, reading, wq, hq, evidence
+
+
+def _map_lines(lines: list[tuple[OcrLine, np.ndarray]], m: np.ndarray) -> list[OcrLine]:
+    """Lines found on the quarter-turned scan, boxed in the upright (deskewed, flipped) raster."""
+    out = []
+    for ln, quad in lines:
+        pts = np.hstack([quad, np.ones((4, 1), np.float32)]) @ m[:2].T
+        out.append(OcrLine(ln.text, float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()), ln.confidence))
+    out.sort(key=lambda ln: (round((ln.y0 + ln.y1) / 40), ln.x0))
+    return out
 
 
 def ocr_raster(im, gray: np.ndarray, colour: str) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -113,17 +160,36 @@ def ocr_raster(im, gray: np.ndarray, colour: str) -> np.ndarray:  # type: ignore
     return cv2.medianBlur(base, 3)
 
 
-IMAGE_POLICIES = ("archival", "compact")
+IMAGE_POLICIES = ("auto", "archival", "compact")
+WORK_MAX_DPI = 400  # above this, analysis and OCR run on a copy reduced to WORK_DPI
+WORK_DPI = 300
 
 
-def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, images: str = "archival") -> PageOutcome:
-    """``images``: "archival" keeps the captured pixels (JPEG byte for byte, G4/Flate
-    lossless); "compact" stores grey pages bitonal (G4) and colour as a re-encoded JPEG."""
+def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, images: str = "auto") -> PageOutcome:
+    """``images``: "auto" decides per page from its content (ocr.image_policy: JPEG captures
+    byte for byte, colour/photo/faint pages JPEG, clean text bitonal G4); "archival" keeps the
+    captured pixels (JPEG byte for byte, G4/Flate lossless); "compact" stores grey pages
+    bitonal (G4) and colour as a re-encoded JPEG."""
     t0 = time.perf_counter()
     loaded = load_page(src)
-    im, dpi = loaded.image, loaded.dpi
+    full, dpi = loaded.image, loaded.dpi
+    # Analysis and OCR gain nothing above WORK_DPI: a 600-dpi or 2400-dpi page is reduced for
+    # them (the stored image is the full one, placed by the same unit-square matrix).
+    im = full
+    if dpi > WORK_MAX_DPI:
+        f = WORK_DPI / dpi
+        size = (max(1, round(full.width * f)), max(1, round(full.height * f)))
+        im = (full.convert("L") if full.mode in ("1", "P", "LA", "I", "I;16", "F") else full).resize(size, Image.Resampling.BOX)
+        dpi = WORK_DPI
     gray = np.asarray(im.convert("L"))
     verdict = detect_blank(gray, dpi)
+    if verdict.is_blank and (loaded.dpi_note or loaded.text):
+        # Unsure of the resolution (or the page has text of its own): a page is blank only if
+        # it is also blank measured at a resolution that keeps thin strokes.
+        finer = detect_blank(gray, min(dpi, 100.0))
+        verdict = finer if not finer.is_blank or loaded.text else verdict
+        if loaded.text:
+            verdict = type(verdict)(False, verdict.ink_ratio)
     colour = colour_class(im)
     out = PageOutcome(
         key=src.key,
@@ -135,6 +201,9 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
         ink_ratio=round(verdict.ink_ratio, 5),
         colour=colour,
         engine=engine.name,
+        dpi_note=loaded.dpi_note,
+        pdf_page=loaded.how,
+        born_digital=bool(loaded.text),
     )
     if verdict.is_blank:
         out.seconds = round(time.perf_counter() - t0, 3)
@@ -142,7 +211,15 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
 
     raster = ocr_raster(im, gray, colour)
     h0, w0 = gray.shape[:2]
-    quarter, skew, confidence, a, reading, wq, hq = _read_upright(engine, raster, gray, dpi)
+    if loaded.text_lines is not None:  # born digital: its own text, displayed upright and level
+        a, wq, hq = _raw_to_upright(w0, h0, 0, 0.0)
+        own = [OcrLine(t, x0_, y0_, x1_, y1_, 1.0) for t, x0_, y0_, x1_, y1_ in loaded.text_lines]
+        quarter, skew, confidence, reading = 0, 0.0, 0.0, Reading(own, False, 0.0, 0.0)
+        evidence = "born-digital page: its own text kept, not OCR'd"
+        out.engine = "none (born-digital text)"
+    else:
+        quarter, skew, confidence, a, reading, wq, hq, evidence = _read_upright(engine, raster, gray, dpi)
+    out.orientation_evidence = evidence
     rotation = quarter
     if reading.flipped:
         a = np.array([[-1.0, 0, wq], [0, -1.0, hq], [0, 0, 1]]) @ a
@@ -164,14 +241,20 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
         if bx1 > bx0 and top > bottom:
             lines.append(TextLine(ln.text, round(bx0, 2), round(bottom, 2), round(bx1, 2), round(top, 2), round(ln.confidence, 4)))
 
-    store = im
-    if colour != "color" and im.mode not in ("1", "L") and loaded.jpeg_bytes is None:
-        store = im.convert("L")
-    if images == "compact":
-        encoded = encode_compact(im, colour, work_dir / f"{seq:04d}")
+    store = full
+    if colour != "color" and full.mode not in ("1", "L") and loaded.jpeg_bytes is None:
+        store = full.convert("L")
+    jpeg_path = src.path if (loaded.jpeg_bytes is not None and src.kind == "image") else None
+    if images == "auto":
+        encoded, decision = encode_auto(full, colour, loaded.jpeg_bytes, jpeg_path, dpi, gray, work_dir / f"{seq:04d}")
+        out.image_decision = f"{decision.kind}: {decision.reason}"
+    elif images == "compact":
+        encoded = encode_compact(full, colour, work_dir / f"{seq:04d}")
+        out.image_decision = "compact (asked for): grey bitonal G4, colour JPEG"
     else:
-        jpeg_path = src.path if (loaded.jpeg_bytes is not None and src.kind == "image") else None
         encoded = encode_page_image(store, loaded.jpeg_bytes, jpeg_path, work_dir / f"{seq:04d}")
+        out.image_decision = "archival (asked for): captured pixels kept (JPEG byte for byte, else lossless)"
+    out.image_sha256 = sha256_file(encoded.data_path)
     out.spec = PageSpec(
         width_pt=round(width_pt, 3),
         height_pt=round(height_pt, 3),

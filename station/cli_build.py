@@ -18,7 +18,7 @@ from dossier_station.station.build_console import run_build
 @click.option("--pdfa", type=click.Choice(["1b", "2b", "3b"]), default=None, help="PDF/A level (3b when attachments are embedded).")
 @click.option("--max-pages", type=int, default=None, help="Numbered pages per volume (default 200).")
 @click.option("--attach/--no-attach", default=None, help="Embed the case file and build report (PDF/A-3b).")
-@click.option("--images", type=click.Choice(["archival", "compact"]), default=None, help="archival: captured pixels kept (default); compact: grey pages bitonal, colour re-encoded.")
+@click.option("--images", type=click.Choice(["auto", "archival", "compact"]), default=None, help="auto (default): per page from its content (JPEG captures byte for byte; colour, photo and faint pages JPEG; clean text bitonal G4); archival: captured pixels kept; compact: grey pages bitonal, colour re-encoded.")
 @click.option("--broker", default=None, help="OCR on the worker pool: redis://HOST:6379/0 (see docs/cluster.md); else [cluster] broker.")
 @click.option("--fallback", type=click.Choice(["none", "local"]), default=None, help="local: build here if the broker or its workers cannot be reached.")
 @click.option("--seal", is_flag=True, default=False, help="Seal every finished volume with the unit key ([signing] seal) at [signing] seal_level (B-LTA).")

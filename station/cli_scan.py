@@ -117,12 +117,29 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
     journal = Journal()
     show = _progress(started)
 
+    early = None
+    if build_case:  # read pages while the feeder runs: the dossier is ready right after the last sheet
+        from dossier_station.core.profile import load_profile
+        from dossier_station.station.pages import default_jobs
+        from dossier_station.station.pipeline import BuildOptions
+        from dossier_station.station.scan_batch import EarlyOcr
+
+        opts = BuildOptions.from_profile(load_profile(profile_path))
+        early = EarlyOcr(Path(target), engine=opts.engine, images=opts.images, jobs=opts.jobs or default_jobs())
+
     def on_page(page: dict) -> None:
         show(page)
         journal.record("capture", str((target / page["file"]).resolve()), page["sha256"],
                        device=settings.device, dpi=page.get("dpi"), side=page.get("side"), flags=page.get("flags", []))
+        if early is not None:
+            early.page(page)
 
-    outcome = run_scan(target, settings, resume=resume_dir is not None, on_page=on_page, timeout=wait, max_pages=max_pages)
+    try:
+        outcome = run_scan(target, settings, resume=resume_dir is not None, on_page=on_page, timeout=wait, max_pages=max_pages)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
     _report(outcome, target)
     if manual_duplex and outcome.reason == "end":
         first_back = BatchFolder.open(target).next_seq()
@@ -140,6 +157,8 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
         console.print(f"{counts['separators']} separator sheets, {counts['blank_backs']} blank backs set aside")
     if counts.get("unassigned"):
         console.print(f"[yellow]warning:[/] {counts['unassigned']} pages were scanned before the first separator sheet: kept in the batch, set aside at build (rescan them behind their separator)")
+    if early is not None:
+        early.finish()
     if build_case:
         from dossier_station.station.build_console import run_build
 

@@ -18,7 +18,7 @@ from typing import Any
 from dossier_station.core import __version__
 from dossier_station.core.errors import BadArgsError, CaseFileError, InputFileError
 from dossier_station.core.profile import Profile, check_keys
-from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs
+from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs, skipped_inputs
 from dossier_station.ocr.page import PageOutcome
 from dossier_station.station.custody import after_build, custody_manifest, volume_attachments
 from dossier_station.station.pages import default_jobs, process_pages
@@ -46,7 +46,7 @@ class BuildOptions:
     pdfa: str = "2b"  # "3b" is chosen automatically when attachments are embedded
     max_pages: int = 200
     attach: bool = True
-    images: str = "archival"  # or "compact" (grey pages bitonal G4, colour re-encoded JPEG)
+    images: str = "auto"  # per page from content (ocr.image_policy); "archival" (captured pixels kept) or "compact"
     broker: str | None = None  # redis://… : OCR on the worker pool (station.cluster); else [cluster] broker
     fallback: str | None = None  # "local": build here when the broker or its workers cannot be reached
 
@@ -63,8 +63,8 @@ class BuildOptions:
 
         if opts.engine not in available_engines():
             raise BadArgsError(f"unknown OCR engine {opts.engine!r}", hint=f"choose one of: {', '.join(sorted(available_engines()))}")
-        if opts.images not in ("archival", "compact"):
-            raise BadArgsError(f"--images {opts.images!r} is not supported", hint="choose archival or compact")
+        if opts.images not in ("auto", "archival", "compact"):
+            raise BadArgsError(f"--images {opts.images!r} is not supported", hint="choose auto, archival or compact")
         if opts.max_pages < 1:  # the profile's max_pages was checked when it was loaded
             raise BadArgsError("--max-pages must be at least 1")
         if opts.jobs < 0:
@@ -80,6 +80,7 @@ class _Inputs:
     label: str
     set_aside: list[dict[str, Any]] = field(default_factory=list)  # captured pages not built, with why
     separator_cases: list[str] = field(default_factory=list)
+    not_used: list[dict[str, str]] = field(default_factory=list)  # folder entries that are not pages, with why
 
 
 def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
@@ -116,6 +117,8 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
             if not files:
                 raise InputFileError(f"{inputs}: the folder holds no files", hint="put the scanned pages in it")
             sources = scan_inputs(files)
+            not_used = [{"file": str(p), "why": why} for p, why in skipped_inputs(inputs) if case is None or p.name != case.name]
+            return _Inputs(sources, case, batch_docs, inputs.name, not_used=not_used)
     else:
         sources = scan_inputs([inputs])
     return _Inputs(sources, case, batch_docs, inputs.name if inputs.is_dir() else inputs.stem)
@@ -297,4 +300,5 @@ def _report(case: Any, inputs: _Inputs, outcomes: list[PageOutcome], opts: Build
         },
         "pages": [o.report() for o in outcomes],
         "set_aside_at_capture": inputs.set_aside,
+        "inputs_not_used": inputs.not_used,
     }

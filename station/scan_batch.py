@@ -6,6 +6,10 @@ nothing of ocr. The raw pages are only read; batch.json records the roles and th
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,3 +81,45 @@ def interleave_manual_duplex(batch: BatchFolder, first_back_seq: int) -> None:
         order += 2
     batch.data["duplex"] = "manual"
     batch.save()
+
+
+class EarlyOcr:
+    """Read pages while the scanner is still feeding (``dossier scan --build``).
+
+    Each page is handed to a worker pool the moment it is on disk, hashed; the worker leaves
+    its outcome in the batch's ``work/ocr/`` (station.pages.run_early) and the build after the
+    scan uses it instead of reading the page again, so the dossier is ready seconds after the
+    last sheet instead of minutes. Workers die with this process (station.pages.die_with_parent).
+    """
+
+    def __init__(self, batch_dir: Path, *, engine: str, images: str, jobs: int) -> None:
+        from dossier_station.station.pages import _init_worker
+
+        self.batch_dir = Path(batch_dir)
+        self.engine, self.images = engine, images
+        self._pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"), initializer=_init_worker, initargs=(engine, 1, os.getpid()))
+        self._futures: list[Future[str]] = []
+
+    def page(self, page: dict[str, Any]) -> None:
+        """A page just captured (the scan's on_page record): start reading it."""
+        from dossier_station.ocr.loader import PageSource
+        from dossier_station.station.pages import run_early
+
+        path = self.batch_dir / page["file"]
+        src = PageSource(path, 0, 1, page["sha256"], "image")
+        self._futures.append(self._pool.submit(run_early, src, self.engine, self.images))
+
+    def finish(self) -> int:
+        """Wait for the pages still being read; a page that failed is simply read again at build."""
+        done = 0
+        for f in self._futures:
+            try:
+                f.result()
+                done += 1
+            except Exception:  # noqa: BLE001 - the build reads the page again and reports any error itself
+                pass
+        self._pool.shutdown()
+        return done
+
+    def cancel(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -90,7 +90,7 @@ def check_task(payload: Any, secret: bytes | None) -> dict[str, Any]:
         raise PayloadRefused(f"{where}: shared path must stay inside the shared folder")
     if not 0 <= payload["index"] < payload["count"]:
         raise PayloadRefused(f"{where}: page index {payload['index']} outside 0..{payload['count'] - 1}")
-    if payload["images"] not in ("archival", "compact"):
+    if payload["images"] not in ("auto", "archival", "compact"):
         raise PayloadRefused(f"{where}: unknown image policy {payload['images']!r}")
     if payload["result_key"] != settings_key(payload["sha256"], payload["index"], payload["engine"], payload["images"]):
         raise PayloadRefused(f"{where}: result_key does not follow from the page hash and settings")

@@ -1,0 +1,213 @@
+"""A page of a scanned PDF as it is displayed, whatever the scanner or scanning software wrote.
+
+Real scanned PDFs hold JBIG2 or CCITT bilevel images, pages built of several strips or
+tiles, images cropped or scaled by their placement, /Rotate, and pages with a text layer
+already. Taking "the largest image" of a page gets all of those wrong, so a page is
+**rendered as displayed** (pdfium: it decodes JBIG2, CCITT, JPEG, JPX and applies /Rotate,
+the crop box and every placement). Only when a page is exactly one image filling the page
+and nothing else, in a format we can pass through, is the image taken as it is — then a JPEG
+scan is embedded byte for byte, as for image files.
+
+Rendering is done at the scan's own resolution (the densest image's pixels per inch on the
+page), capped at ``MAX_RENDER_DPI``: OCR and the dossier gain nothing above it, and memory
+stays bounded whatever the PDF claims. Every pdfium or decoder failure becomes the loader's
+InputFileError naming file and page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from dossier_station.core.errors import InputFileError
+
+MAX_RENDER_DPI = 400
+MIN_RENDER_DPI = 150
+DEFAULT_RENDER_DPI = 300
+PASS_THROUGH_FILTERS = {"DCTDecode", "FlateDecode", "CCITTFaxDecode"}
+FULL_PAGE_TOLERANCE = 0.01  # share of the page an image may miss and still "fill" it
+
+
+@dataclass
+class PdfPageRaster:
+    image: Image.Image
+    dpi: float
+    jpeg_bytes: bytes | None
+    how: str  # "extracted" (the one image, as stored) or "rendered at N dpi"
+    text: str  # visible text the page already carries ("" for a scan)
+    text_lines: list[tuple[str, float, float, float, float]] | None = None  # born digital: (text, x0, y0, x1, y1) in raster px
+
+
+def _fail(path: Path, index: int, what: str, hint: str = "obtain an intact copy of the file, or rescan the paper") -> InputFileError:
+    return InputFileError(f"{path}, page {index + 1}: {what}", hint=hint)
+
+
+def _visible_text(page, raw) -> str:  # type: ignore[no-untyped-def]
+    """Text drawn visibly on the page (an invisible OCR layer over a scan does not count)."""
+    visible = False
+    for obj in page.get_objects(max_depth=3):
+        if obj.type == raw.FPDF_PAGEOBJ_TEXT and raw.FPDFTextObj_GetTextRenderMode(obj.raw) != raw.FPDF_TEXTRENDERMODE_INVISIBLE:
+            visible = True
+            break
+    if not visible:
+        return ""
+    textpage = page.get_textpage()
+    try:
+        return textpage.get_text_bounded().strip()
+    finally:
+        textpage.close()
+
+
+def load_pdf_page(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise _fail(path, index, f"the PDF cannot be opened ({exc})") from None
+    try:
+        if index >= len(doc):
+            raise _fail(path, index, f"the PDF has only {len(doc)} pages")
+        page = doc[index]
+        width_pt, height_pt = page.get_size()
+        if width_pt <= 0 or height_pt <= 0:
+            raise _fail(path, index, "the page has no area (empty media box)")
+        images = [o for o in page.get_objects(max_depth=3) if o.type == raw.FPDF_PAGEOBJ_IMAGE]
+        densest = 0.0
+        for img in images:
+            w_px, h_px = img.get_px_size()
+            if w_px * h_px > max_pixels:
+                raise _fail(
+                    path, index,
+                    f"an image of {w_px}×{h_px} px is too large to be a scan (over {max_pixels // 1_000_000} Mpx); refusing a possible decompression bomb",
+                    "rescan at ≤ 600 dpi, or remove the file from the folder",
+                )
+            m = img.get_matrix()
+            placed_w, placed_h = np.hypot(m.a, m.b), np.hypot(m.c, m.d)
+            if placed_w > 1 and placed_h > 1:
+                densest = max(densest, w_px / (placed_w / 72.0), h_px / (placed_h / 72.0))
+        text = _visible_text(page, raw)
+        extracted = _only_image(page, images, width_pt, height_pt) if not text else None
+        if extracted is not None:
+            return extracted
+        dpi = min(MAX_RENDER_DPI, max(MIN_RENDER_DPI, round(densest))) if densest else DEFAULT_RENDER_DPI
+        scale = dpi / 72.0
+        while (width_pt * scale) * (height_pt * scale) > max_pixels and dpi > 72:
+            dpi = int(dpi * 0.8)
+            scale = dpi / 72.0
+        if (width_pt * scale) * (height_pt * scale) > max_pixels:
+            raise _fail(path, index, f"the page is {width_pt / 72:.0f}×{height_pt / 72:.0f} inches, too large to be a scanned page", "split the file or rescan the paper")
+        # pdfium rounds the raster's size up: aim just below the page's exact pixel width so a
+        # scan rendered at its own resolution maps pixel for pixel (no resampling, no grey
+        # edge on a bilevel page); image smoothing off for the same reason.
+        scale = round(width_pt * scale) / width_pt * (1 - 1e-7)
+        bitmap = page.render(scale=scale, may_draw_forms=True, no_smoothimage=True)
+        pil = bitmap.to_pil().convert("RGB")
+        bitmap.close()
+        if images and np.asarray(pil.reduce(4)).min() > 128:
+            _check_images_decode(path, index, images)
+        lines = _text_lines(page, scale) if text else None
+        return PdfPageRaster(_narrowest_mode(pil), float(dpi), None, f"rendered at {dpi} dpi", text, lines)
+    except InputFileError:
+        raise
+    except Exception as exc:  # any decoder failure inside pdfium or PIL: the file is at fault
+        raise _fail(path, index, f"the page cannot be decoded ({type(exc).__name__}: {exc})") from None
+    finally:
+        doc.close()
+
+
+def _check_images_decode(path: Path, index: int, images: list) -> None:  # type: ignore[type-arg]
+    """A page that rendered without any ink although it has images: did an image fail to decode?
+
+    pdfium draws nothing for an image it cannot decode (a damaged JBIG2 or JPEG stream) and
+    says nothing; decoding each image on its own tells a blank sheet from a broken file.
+    """
+    import pypdfium2 as pdfium
+
+    for n, img in enumerate(images, start=1):
+        try:
+            img.get_bitmap(render=False).close()
+        except pdfium.PdfiumError:
+            filters = "+".join(img.get_filters()) or "unfiltered"
+            raise _fail(path, index, f"image {n} ({filters}) cannot be decoded: the stream is damaged") from None
+
+
+def _text_lines(page, scale: float) -> list[tuple[str, float, float, float, float]] | None:  # type: ignore[no-untyped-def]
+    """The page's own text, one entry per text run, boxed in the rendered raster's pixels.
+
+    Only for unrotated pages (then page space and the raster differ by the crop box's origin
+    and the scale); a rotated born-digital page returns None and is read by OCR instead.
+    """
+    if page.get_rotation() != 0:
+        return None
+    left, _bottom, _right, top = page.get_cropbox()
+    textpage = page.get_textpage()
+    try:
+        lines = []
+        for i in range(textpage.count_rects()):
+            l_, b_, r_, t_ = textpage.get_rect(i)
+            text = textpage.get_text_bounded(l_, b_, r_, t_).strip()
+            if text and r_ > l_ and t_ > b_:
+                lines.append((text, (l_ - left) * scale, (top - t_) * scale, (r_ - left) * scale, (top - b_) * scale))
+        return lines
+    finally:
+        textpage.close()
+
+
+def _narrowest_mode(im: Image.Image) -> Image.Image:
+    """A rendered page in the narrowest mode that holds it: bilevel, grey or colour.
+
+    A rendered JBIG2/CCITT page at its own resolution has only black and white pixels and
+    goes back to bilevel (stored as lossless G4); a grey scan rendered as RGB goes back to L.
+    """
+    rgb = np.asarray(im)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    if not (np.array_equal(r, g) and np.array_equal(g, b)):
+        return im
+    grey = Image.fromarray(np.ascontiguousarray(r))
+    lo_hi = np.isin(r, (0, 255))
+    if lo_hi.all():
+        return grey.convert("1", dither=Image.Dither.NONE)
+    return grey
+
+
+def _only_image(page, images, width_pt: float, height_pt: float) -> PdfPageRaster | None:  # type: ignore[no-untyped-def]
+    """The page's one image as stored, when that is all the page is; else None (render)."""
+    import pypdfium2.raw as raw
+
+    if len(images) != 1 or page.get_rotation() != 0:
+        return None
+    objects = list(page.get_objects(max_depth=3))
+    if any(o.type != raw.FPDF_PAGEOBJ_IMAGE for o in objects):
+        return None
+    img = images[0]
+    filters = img.get_filters()
+    if len(filters) != 1 or filters[0] not in PASS_THROUGH_FILTERS:
+        return None
+    m = img.get_matrix()
+    left, bottom, right, top = page.get_cropbox()
+    tol_w, tol_h = width_pt * FULL_PAGE_TOLERANCE, height_pt * FULL_PAGE_TOLERANCE
+    upright = abs(m.b) < 1e-6 and abs(m.c) < 1e-6 and m.a > 0 and m.d > 0
+    fills = abs(m.a - (right - left)) <= tol_w and abs(m.d - (top - bottom)) <= tol_h and abs(m.e - left) <= tol_w and abs(m.f - bottom) <= tol_h
+    if not (upright and fills):
+        return None
+    w_px, h_px = img.get_px_size()
+    dpi = w_px / (m.a / 72.0)
+    jpeg = None
+    if filters[0] == "DCTDecode":
+        meta = img.get_metadata()
+        if meta.colorspace in (raw.FPDF_COLORSPACE_DEVICEGRAY, raw.FPDF_COLORSPACE_DEVICERGB):
+            jpeg = bytes(img.get_data(decode_simple=False))
+    pil = img.get_bitmap(render=False).to_pil()
+    if jpeg is not None:
+        import io
+
+        pil = Image.open(io.BytesIO(jpeg))
+        pil.load()
+    elif pil.mode not in ("1", "L", "RGB"):
+        pil = pil.convert("RGB")
+    return PdfPageRaster(_narrowest_mode(pil) if pil.mode == "RGB" and jpeg is None else pil, round(dpi, 1), jpeg, "extracted (one full-page image)", "")

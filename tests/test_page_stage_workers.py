@@ -1,0 +1,64 @@
+"""OCR workers die with the build that started them, however it ends (kill -9 included)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_do_not_outlive_a_killed_build(tmp_path, sample_dir, sig):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("dev_002.jpg", "dev_004.jpg", "dev_006.jpg", "dev_008.jpg", "dev_009.jpg", "dev_010.jpg"):
+        (folder / name).write_bytes((sample_dir / name).read_bytes())
+    build = subprocess.Popen(
+        [sys.executable, "-m", "dossier_station.station", "build", str(folder), "-o", str(tmp_path / "out"), "--jobs", "2", "--no-attach"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.5)
+            # the spawn start method adds a resource tracker: workers are the children running our initializer
+            workers = [p for p in _children(build.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        assert len(workers) >= 2, "the build never started its workers"
+        time.sleep(3)  # let the workers load the engine and start on pages
+        os.kill(build.pid, sig)
+        build.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"workers still running after {sig.name} to the build: {left}"
+    finally:
+        if build.poll() is None:
+            build.kill()
+            build.wait()
