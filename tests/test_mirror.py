@@ -155,3 +155,17 @@ def test_a_running_station_retries_queued_copies_by_itself(station, tmp_path):
     assert timer.copies_retried == 2, timer.last_error
     with Journal() as j:
         assert not j.pending_copies() and check_mirrors(j, settings).ok
+
+
+def test_a_volume_sealed_in_place_is_mirrored_again(station, tmp_path):
+    out, files = station
+    m1 = tmp_path / "m1"
+    m1.mkdir()
+    settings = _settings(m1)
+    with Journal() as j:
+        mirror_outputs(files[:1], out, settings, j)
+        files[0].write_bytes(files[0].read_bytes() + b"\n% sealed (incremental update)")
+        j.record("seal", str(files[0].resolve()), sha256_file(files[0]), source_sha256="0" * 64)  # as build --seal does
+        mirror_outputs(files[:1], out, settings, j)
+        assert check_mirrors(j, settings).ok
+    assert (m1 / "out" / files[0].name).read_bytes() == files[0].read_bytes()
