@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, unquote_to_bytes
 
 from dossier_station.core.errors import BadArgsError, DossierError, ExitCode, MissingDependencyError
 
@@ -56,16 +56,19 @@ def parse_key_ref(text: str, module: str | None = None) -> KeyRef:
     """A PKCS#11 URI (``pkcs11:token=…;object=…[?module-path=…]``) or a PKCS#12 file path."""
     if text.startswith("pkcs11:"):
         body, _, query = text[len("pkcs11:"):].partition("?")
-        attrs = {}
+        attrs: dict[str, str] = {}
+        raw_id: bytes | None = None
         for part in body.split(";"):
             if part:
                 k, _, v = part.partition("=")
                 attrs[k.strip()] = unquote(v)
+                if k.strip() == "id":
+                    raw_id = unquote_to_bytes(v)  # an id is bytes (RFC 7512 §2.3)
         q = {k: v[-1] for k, v in parse_qs(query).items()}
         if "token" not in attrs:
             raise BadArgsError(f"{text}: the PKCS#11 URI names no token",
                                hint="write pkcs11:token=LABEL;object=KEYLABEL")
-        key_id = attrs["id"].encode("latin-1") if "id" in attrs else None
+        key_id = raw_id
         return KeyRef("pkcs11", token=attrs["token"], label=attrs.get("object"), key_id=key_id,
                       module=q.get("module-path") or module or SOFTHSM_MODULE)
     path = Path(text)

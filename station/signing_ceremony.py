@@ -9,6 +9,7 @@ signing/ needs no text extractor.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from datetime import timedelta
@@ -34,6 +35,8 @@ def parse_at(text: str) -> Placement:
         page, x, y, w, h = (float(v) for v in text.split(","))
     except ValueError:
         raise BadArgsError(f"--at {text}: expected PAGE,X,Y,W,H", hint="e.g. --at -1,380,80,170,56 (points)") from None
+    if not all(math.isfinite(v) for v in (page, x, y, w, h)) or page != int(page) or page == 0:
+        raise BadArgsError(f"--at {text}: PAGE is 1, 2, … or -1 (last), X Y W H finite numbers", hint="e.g. --at -1,380,80,170,56")
     if w <= 0 or h <= 0:
         raise BadArgsError(f"--at {text}: width and height must be positive", hint="W and H are in points")
     p = int(page)
