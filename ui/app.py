@@ -54,6 +54,12 @@ class UiConfig:
     build_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"engine": "tesseract", "jobs": 1}
     scan_schedule: dict[int, dict[str, Any]] | None = None  # virtual scanner's scripted faults (tests, demo)
     local_operator: str = field(default_factory=lambda: getpass.getuser())
+    emulated_pads: bool = False  # the ISDV4/ZFM emulators instead of [pads] ports (demo, tests)
+    software_key: bool = False  # event key in software (test station), not in the token
+
+    def __post_init__(self) -> None:
+        if self.demo:
+            self.emulated_pads = self.software_key = True
 
 
 def check_bind(cfg: UiConfig, accounts: Accounts) -> None:
@@ -145,10 +151,11 @@ def create_app(cfg: UiConfig) -> FastAPI:
         routes_login,
         routes_queues,
         routes_scan,
+        routes_sign,
         routes_verify,
     )
 
-    for mod in (routes_login, routes_batches, routes_scan, routes_check, routes_build, routes_verify, routes_queues):
+    for mod in (routes_login, routes_batches, routes_scan, routes_check, routes_build, routes_verify, routes_queues, routes_sign):
         app.include_router(mod.router)
     return app
 

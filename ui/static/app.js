@@ -258,6 +258,46 @@ function initVerify() {
   });
 }
 
+/* ---------------- sign (讯问笔录) ---------------- */
+function renderChecks(ul, checks) {
+  ul.innerHTML = "";
+  for (const c of checks) {
+    const li = document.createElement("li"); li.className = c.label === "note" ? "note" : (c.ok ? "ok" : "bad"); li.dataset.label = c.label;
+    const b = document.createElement("b"); b.textContent = (c.title || c.label) + " "; li.append(b, document.createTextNode(c.detail)); ul.appendChild(li);
+  }
+}
+function initSign() {
+  const tf = $("#transcript-form"); if (!tf) return;
+  tf.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await fetch("/api/sign", { method: "POST", body: new FormData(tf), headers: { "X-CSRF-Token": CSRF() } });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) { toast((data.error || r.statusText) + (data.hint ? " — " + data.hint : ""), true); return; }
+    location.href = data.url;
+  });
+  const sf = $("#sign-form"); if (!sf) return;
+  const id = sf.dataset.sign, t = I18N(), log = $("#sign-log"), state = $("#sign-state");
+  const es = new EventSource(`/sign/${id}/events`);
+  const line = (level, msg) => { const li = document.createElement("li"); li.className = level; li.textContent = msg; log.appendChild(li);
+    while (log.children.length > 12) log.removeChild(log.firstChild); };
+  es.addEventListener("sign", (m) => { const ev = JSON.parse(m.data);
+    if (ev.level === "progress" && log.lastChild && log.lastChild.className === "progress") log.lastChild.textContent = ev.message;
+    else line(ev.level, ev.message); });
+  es.addEventListener("captured", (m) => { const ev = JSON.parse(m.data);
+    $("#sig-img").src = ev.signature; $("#fp-img").src = ev.fingerprint; $("#captured").hidden = false; });
+  es.addEventListener("job", (m) => { const ev = JSON.parse(m.data);
+    state.dataset.state = ev.state; state.textContent = (t[ev.state] || ev.state) + (ev.message ? " — " + ev.message : "");
+    if (ev.state === "done" && ev.result && ev.result.verify) {
+      const v = ev.result.verify; $("#signed").hidden = false;
+      $("#signed-verdict").textContent = (v.ok ? t.valid : t.not_valid) + " — signed.pdf"; $("#signed-verdict").className = v.ok ? "good" : "bad";
+      $("#signed-sha").textContent = "sha256 " + ev.result.sha256; renderChecks($("#signed-checks"), v.checks);
+    } });
+  sf.addEventListener("submit", async (e) => { e.preventDefault(); log.innerHTML = ""; $("#signed").hidden = true;
+    await api(`/api/sign/${id}/start`, Object.fromEntries(new FormData(sf).entries())); });
+  $("#confirm").addEventListener("click", async () => { $("#captured").hidden = true; await api(`/api/sign/${id}/decide`, { choice: "confirm" }); });
+  $("#retry-sign").addEventListener("click", async () => { $("#captured").hidden = true; await api(`/api/sign/${id}/decide`, { choice: "retry" }); });
+}
+
 /* ---------------- queues ---------------- */
 function initQueues() {
   for (const b of $$("button.retry")) {
@@ -279,4 +319,4 @@ function initBuild() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { initUpload(); initScan(); initCheck(); initLarge(); initCatalogue(); initBuild(); initVerify(); initQueues(); });
+document.addEventListener("DOMContentLoaded", () => { initUpload(); initScan(); initCheck(); initLarge(); initCatalogue(); initBuild(); initVerify(); initQueues(); initSign(); });
