@@ -18,16 +18,25 @@ import pikepdf
 import pytest
 from test_cluster_helpers import DOSSIER, PASSWORD, RedisServer, Worker, needs_redis, small_pages
 
+from dossier_station.station.cluster.config import SECRET_ENV
+
 pytestmark = needs_redis
+SECRET = b"centre-hmac-key-for-the-tests-0001"
 
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    """One password-protected Redis and two workers (concurrency 1 each: equal to 2 local cores)."""
+    """One password-protected Redis and two workers (concurrency 1 each: equal to 2 local cores).
+
+    Station and workers share an HMAC key ($DOSSIER_CLUSTER_SECRET): every task of these tests
+    is signed, and the workers refuse an unsigned one.
+    """
     folder = tmp_path_factory.mktemp("pool")
     server = RedisServer(folder / "redis", password=PASSWORD)
     server.start()
     workers: list[Worker] = []
+    env = pytest.MonkeyPatch()
+    env.setenv(SECRET_ENV, SECRET.decode())
     try:
         (folder / "share").mkdir()
         workers = [Worker(server.url, name, folder, "--shared", str(folder / "share")) for name in ("wa", "wb")]
@@ -39,6 +48,7 @@ def pool(tmp_path_factory):
         for w in workers:
             w.stop()
         server.stop()
+        env.undo()
 
 
 def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -50,7 +60,7 @@ def _page_streams(pdf_path: Path) -> list[tuple[bytes, list[bytes]]]:
     pages = []
     with pikepdf.open(pdf_path) as pdf:
         for page in pdf.pages:
-            images = [bytes(im.read_raw_bytes()) for im in page.images.values()]
+            images = [bytes(im.read_raw_bytes()) for im in page.get_images().values()]
             pages.append((page.Contents.read_bytes() if isinstance(page.Contents, pikepdf.Stream) else b"".join(c.read_bytes() for c in page.Contents), images))
     return pages
 
@@ -131,7 +141,7 @@ def test_a_page_sent_twice_is_ocrd_once_and_the_second_delivery_says_so(pool, tm
     client.set(build_key("twice"), "1", ex=60)
     client.set(page_key(sha), page.read_bytes(), ex=60)
     task = make_task(build="twice", seq=1, name=page.name, index=0, count=1, kind="image", sha256=sha, size=page.stat().st_size,
-                     engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=None)
+                     engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=SECRET)
     app = make_app(server.url)
     app.send_task("dossier.ocr_page", args=[task], queue="ocr")
     first = json.loads(client.blpop([done_list("twice")], timeout=60)[1])
@@ -142,7 +152,7 @@ def test_a_page_sent_twice_is_ocrd_once_and_the_second_delivery_says_so(pool, tm
     client.delete(build_key("twice"))
 
 
-def _send_tampered(server: RedisServer, tmp_path: Path, name: str) -> dict:
+def _send_tampered(server: RedisServer, tmp_path: Path, name: str, *, secret: bytes | None = SECRET, tamper: bool = True) -> dict:
     """A task whose page bytes in Redis were changed after hashing; returns the worker's record."""
     from dossier_station.core.files import sha256_file
     from dossier_station.station.cluster.app import make_app
@@ -153,9 +163,10 @@ def _send_tampered(server: RedisServer, tmp_path: Path, name: str) -> dict:
     sha = sha256_file(page)
     client = server.client()
     client.set(build_key(name), "1", ex=60)
-    client.set(page_key(sha), page.read_bytes()[:-10] + b"0123456789", ex=60)  # bytes changed in transit
+    data = page.read_bytes()
+    client.set(page_key(sha), data[:-10] + b"0123456789" if tamper else data, ex=60)  # bytes changed in transit
     task = make_task(build=name, seq=1, name=f"{name}.png", index=0, count=1, kind="image", sha256=sha, size=page.stat().st_size,
-                     engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=None)
+                     engine="tesseract", images="archival", via="redis", ref=page_key(sha), secret=secret)
     make_app(server.url).send_task("dossier.ocr_page", args=[task], queue="ocr")
     record = json.loads(client.blpop([done_list(name)], timeout=60)[1])
     client.delete(build_key(name))
@@ -169,6 +180,14 @@ def test_a_tampered_page_is_refused_not_ocrd(pool, tmp_path):
     assert "not the task's" in record["error"] and "not OCR'd" in record["error"]
     events = [e for w in workers for e in w.events() if e.get("page") == "evidence.png"]
     assert [e["event"] for e in events if e["event"] != "started"] == ["refused"]
+
+
+def test_an_unsigned_or_wrongly_signed_task_is_refused_before_anything_is_fetched(pool, tmp_path):
+    server, workers, _ = pool
+    for name, secret in (("unsigned", None), ("other-key", b"another-centre-key-000000")):
+        record = _send_tampered(server, tmp_path, name, secret=secret, tamper=False)
+        assert record["status"] == "refused" and "signature" in record["error"]
+        assert not [e for w in workers for e in w.events() if e.get("page") == f"{name}.png" and e.get("event") == "started"]
 
 
 def test_a_pickle_message_is_refused_by_the_worker(pool):
@@ -207,8 +226,13 @@ def test_workers_status_lists_workers_queues_and_recent_failures(pool, tmp_path)
     assert all(isinstance(w["pages_done"], int) and w["in_progress"] == [] for w in st["workers"])
     assert any(f["status"] == "refused" and "status-probe" in f["error"] for f in st["failures_last_hour"])
     assert PASSWORD not in run.stdout and "***" in st["broker"]
-    human = _cli("workers", "status", "--broker", server.url, timeout=60)
-    assert human.returncode == 0 and "failures in the last hour" in human.stdout and PASSWORD not in human.stdout
+    from click.testing import CliRunner
+
+    from dossier_station.station.cli_worker import workers as workers_group
+
+    human = CliRunner().invoke(workers_group, ["status", "--broker", server.url])
+    assert human.exit_code == 0, human.output
+    assert "failures in the last hour: " in human.output and "status-probe" in human.output and PASSWORD not in human.output
 
 
 def _build_in_thread(url: str, pages: Path, out: Path) -> tuple[threading.Thread, dict]:
@@ -237,7 +261,7 @@ def _assert_every_page_once(box: dict, pages: Path) -> None:
 
 def test_redis_restart_mid_build_costs_a_resend_not_a_page(pool, tmp_path):
     server, workers, _ = pool
-    pages = small_pages(tmp_path / "pages", 6)
+    pages = small_pages(tmp_path / "pages", 4)
     t, box = _build_in_thread(server.url, pages, tmp_path / "out")
     deadline = time.monotonic() + 60
     while not any(e.get("event") == "done" and e.get("page", "").startswith("p0") and e["time"] > "" for w in workers for e in w.events()[-5:]):
@@ -252,7 +276,7 @@ def test_redis_restart_mid_build_costs_a_resend_not_a_page(pool, tmp_path):
 def test_sigkill_one_worker_mid_build_every_page_exactly_once(pool, tmp_path):
     server, workers, _ = pool
     victim, survivor = workers[1], workers[0]
-    pages = small_pages(tmp_path / "pages", 6)
+    pages = small_pages(tmp_path / "pages", 4)
     before = len(victim.events())
     t, box = _build_in_thread(server.url, pages, tmp_path / "out")
     deadline = time.monotonic() + 60
