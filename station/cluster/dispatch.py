@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dossier_station.station.cluster.app import PAGE_TIME_LIMIT
 from dossier_station.station.cluster.config import (
     HEARTBEAT_TTL,
     ClusterError,
@@ -224,14 +225,20 @@ class ClusterExecutor:
             state.run_id = run_id  # only now: a resend cut short by the broker going again is redone
             return True
         self.client.expire(build_key(bid), BUILD_TTL)
-        held = {k.decode(): v.decode() for k, v in self.client.hgetall(held_hash(bid)).items()}
-        hosts = set(held.values())
-        alive = {h for h in hosts if self.client.exists(worker_key(h))}
+        held = {k.decode(): _holder(v) for k, v in self.client.hgetall(held_hash(bid)).items()}
+        alive = {h for h, _ in held.values() if self.client.exists(worker_key(h))}
         for page in outstanding:
-            host = held.get(page.task["result_key"])
-            if host and host not in alive and time.monotonic() - page.sent_at > HEARTBEAT_TTL:
-                self.client.hdel(held_hash(bid), page.task["result_key"])
-                self._resend(page, f"worker {host} stopped (no heartbeat)")
+            host, since = held.get(page.task["result_key"], ("", 0.0))
+            if not host or time.monotonic() - page.sent_at <= HEARTBEAT_TTL:
+                continue
+            if host not in alive:
+                why = f"worker {host} stopped (no heartbeat)"
+            elif time.time() - since > PAGE_TIME_LIMIT + 30:  # the worker's hard limit killed it silently
+                why = f"worker {host} has been on it for over {PAGE_TIME_LIMIT} s"
+            else:
+                continue
+            self.client.hdel(held_hash(bid), page.task["result_key"])
+            self._resend(page, why)
         return bool(alive) or bool(self.client.keys(worker_key("*")))
 
     def _run_id(self) -> str:
@@ -248,6 +255,14 @@ class ClusterExecutor:
             self.client.delete(*keys)
         except Exception as exc:  # the build itself is done; stale keys expire on their own
             log.warning("could not tidy the broker's keys (%s); they expire within %d s", type(exc).__name__, BUILD_TTL)
+
+
+def _holder(raw: bytes) -> tuple[str, float]:
+    try:
+        held = json.loads(raw)
+        return str(held["worker"]), float(held["since"])
+    except (ValueError, KeyError, TypeError):
+        return raw.decode(errors="replace"), time.time()
 
 
 def _outcome(result: dict[str, Any], src: Any, image: Path | None) -> Any:

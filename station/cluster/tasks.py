@@ -101,7 +101,7 @@ def ocr_page(task_self: Any, payload: Any) -> dict[str, Any]:
     if not client.exists(build_key(build)):
         log.info("page %s: its build is over; nothing to do", name, extra={**extra, "event": "obsolete"})
         return {"status": "obsolete", "result_key": rk}
-    client.hset(held_hash(build), rk, host)
+    client.hset(held_hash(build), rk, json.dumps({"worker": host, "since": time.time()}))
     if client.exists(result_key(rk)):
         log.info("page %s: already done (same page hash and settings)", name, extra={**extra, "event": "cached"})
         _notify(client, build, {"status": "done", "result_key": rk, "worker": host, "cached": True})
