@@ -94,7 +94,7 @@ def read_binding(cert: asn1_x509.Certificate) -> dict[str, Any] | None:
 class IssuingCa:
     """The station's issuing CA (from a PKCS#12 file): key, certificate, chain, CRL URL."""
 
-    key: Any  # cryptography private key
+    key: Any  # cryptography private key, or a TokenCaKey (PKCS#11)
     cert: x509.Certificate
     chain: list[x509.Certificate]
     crl_url: str | None = None
@@ -110,6 +110,13 @@ class IssuingCa:
         if key is None or cert is None:
             raise KeyAccessError(f"{where}: the PKCS#12 file holds no key/certificate", hint="export the CA with its key")
         return cls(key, cert, list(chain or []), crl_url)
+
+    @classmethod
+    def from_token(cls, session: Any, ref: KeyRef, crl_url: str | None = None, chain: list[x509.Certificate] | None = None) -> IssuingCa:
+        from dossier_station.signing.ca_token import TokenCaKey
+
+        key = TokenCaKey(session, ref)
+        return cls(key, key.cert, list(chain or []), crl_url)
 
 
 def issue_event_cert(ca: IssuingCa, public_key: Any, facts: EventFacts, *, validity: timedelta = timedelta(minutes=10),
@@ -137,6 +144,10 @@ def issue_event_cert(ca: IssuingCa, public_key: Any, facts: EventFacts, *, valid
         b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
             full_name=[x509.UniformResourceIdentifier(ca.crl_url)], relative_name=None, reasons=None, crl_issuer=None)]),
             critical=False)
+    if hasattr(ca.key, "sign_tbs"):  # the CA key lives in a token
+        from dossier_station.signing.ca_token import sign_in_token
+
+        return sign_in_token(b, ca.key)
     return b.sign(ca.key, hashes.SHA256())
 
 

@@ -9,6 +9,7 @@ environment variable the profile names (default ``DOSSIER_PIN``) or a prompt, ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -100,13 +101,8 @@ def _ceremony(setup, document, out, signer, id_number, pen_port, finger_port, ca
     import pikepdf
 
     from dossier_station.core.files import sha256_file
-    from dossier_station.core.journal import Journal
     from dossier_station.station.signing_ceremony import (
-        capture_now,
         ceremony_config,
-        load_capture,
-        parse_at,
-        run_ceremony,
     )
 
     if at and anchor:
@@ -122,7 +118,21 @@ def _ceremony(setup, document, out, signer, id_number, pen_port, finger_port, ca
     except pikepdf.PdfError:
         pages, title = 0, document.name
     console.print(f"[bold]document[/] {escape(title)} — {pages} page(s) — sha256 {sha}", soft_wrap=True)
-    cfg = ceremony_config(setup, trust_files=trust_files, tsa=tsa, software_key=software_key, escrow_cert=escrow_cert)
+    with contextlib.ExitStack() as stack:  # a PKCS#11 CA stays logged in until the signature is made
+        cfg = ceremony_config(setup, trust_files=trust_files, tsa=tsa, software_key=software_key, escrow_cert=escrow_cert,
+                              stack=stack)
+        _ceremony_with(cfg, setup, document, out, signer, id_number, pen_port, finger_port, capture_dir, at, anchor, sha)
+
+
+def _ceremony_with(cfg, setup, document, out, signer, id_number, pen_port, finger_port, capture_dir, at, anchor, sha) -> None:  # type: ignore[no-untyped-def]
+    from dossier_station.core.journal import Journal
+    from dossier_station.station.signing_ceremony import (
+        capture_now,
+        load_capture,
+        parse_at,
+        run_ceremony,
+    )
+
     place = parse_at(at) if at else None
     if capture_dir is not None:
         capture, done = load_capture(capture_dir, sha), None

@@ -9,6 +9,7 @@ signing/ needs no text extractor.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
@@ -105,24 +106,34 @@ def capture_now(opts, document: Path, document_sha256: str, report) -> tuple[Cap
 
 
 def ceremony_config(setup: SigningSetup, *, trust_files: tuple[Path, ...], tsa: str | None, software_key: bool,
-                    escrow_cert: Path | None) -> CeremonyConfig:
+                    escrow_cert: Path | None, stack: contextlib.ExitStack | None = None) -> CeremonyConfig:
+    """The ceremony's keys and services from the profile; a PKCS#11 CA's session lives in ``stack``."""
     t = setup.table
-    ca_path = setup.path(t.ca)
-    if ca_path is None:
-        raise BadArgsError("no issuing CA for event certificates", hint="set [signing] ca = \"ca.p12\" in the profile")
+    if not t.ca:
+        raise BadArgsError("no issuing CA for event certificates", hint="set [signing] ca = \"ca.p12\" (or a pkcs11: URI) in the profile")
     if str(t.ca).startswith("pkcs11:"):
-        raise BadArgsError("[signing] ca as a PKCS#11 URI is not supported yet", hint="export the issuing CA as PKCS#12")
-    try:
-        ca_bytes = ca_path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{ca_path}: issuing CA not readable ({exc.strerror})", hint="check [signing] ca") from None
-    pin = setup.pin(f"issuing CA {ca_path.name}")
-    ca = IssuingCa.from_pkcs12(ca_bytes, pin, crl_url=t.crl_url, where=str(ca_path))
+        if stack is None:
+            raise BadArgsError("[signing] ca is a PKCS#11 URI: this caller cannot keep the token open",
+                               hint="use `dossier sign`, or a PKCS#12 CA")
+        from dossier_station.signing.keys import pkcs11_session
+
+        ref = parse_key_ref(t.ca, module=t.pkcs11_module)
+        pin = setup.pin(f"issuing CA {ref.describe()}")
+        ca = IssuingCa.from_token(stack.enter_context(pkcs11_session(ref, pin)), ref, crl_url=t.crl_url)
+    else:
+        ca_path = setup.path(t.ca)
+        assert ca_path is not None
+        try:
+            ca_bytes = ca_path.read_bytes()
+        except OSError as exc:
+            raise InputFileError(f"{ca_path}: issuing CA not readable ({exc.strerror})", hint="check [signing] ca") from None
+        pin = setup.pin(f"issuing CA {ca_path.name}")
+        ca = IssuingCa.from_pkcs12(ca_bytes, pin, crl_url=t.crl_url, where=str(ca_path))
     token = None if software_key else (parse_key_ref(t.event_token, module=t.pkcs11_module) if t.event_token else None)
     level = t.level
     return CeremonyConfig(ca=ca, trust=setup.trust(trust_files), tsa_url=setup.tsa(tsa, level),
                           escrow_cert=escrow.load_escrow_cert(escrow_cert or setup.path(t.escrow_cert)),
-                          token=token, token_pin=pin if token else "", software_key=software_key,
+                          token=token, token_pin=setup.pin("event token") if token else "", software_key=software_key,
                           validity=timedelta(minutes=t.event_minutes), location=t.location, level=level)
 
 

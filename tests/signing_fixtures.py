@@ -105,6 +105,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory, pki):
     folder = tmp_path_factory.mktemp("softhsm")
     init_token(folder, "event-token", PIN)
     init_token(folder, "seal-token", PIN)
+    init_token(folder, "ca-token", PIN)  # the issuing CA's key in a token (HSM-held CA)
+    _, _, ca_der = pem.unarmor((pki.root / "certs" / "interm.pem").read_bytes())
+    import_key("ca-token", "ca", pki.root / "keys" / "interm.key.pem", ca_der, PIN)
     _, _, der = pem.unarmor((pki.root / "certs" / "seal.pem").read_bytes())
     import_key("seal-token", "seal", pki.root / "keys" / "seal.key.pem", der, PIN)
     for i, name in enumerate(("interm", "root"), start=2):

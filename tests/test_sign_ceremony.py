@@ -240,3 +240,19 @@ def test_an_already_signed_transcript_is_refused_for_the_ceremony(ceremony_file,
     with pytest.raises(DossierError, match="already signed"):
         prepare(ceremony_file.read_bytes(), marks=[], mark_image=None, attachment=None,
                 when=datetime.now().astimezone())
+
+
+def test_issuing_ca_held_in_a_token_certifies_the_event_key(pki_server, station_profile, softhsm, capture_pkg, transcript,
+                                                           tmp_path) -> None:
+    prof = tmp_path / "hsm-ca.toml"
+    prof.write_text("\n".join('ca = "pkcs11:token=ca-token;object=ca"' if line.startswith("ca =") else line
+                              for line in station_profile.read_text(encoding="utf-8").splitlines()), encoding="utf-8")
+    out = tmp_path / "signed.pdf"
+    r = run_dossier("sign", str(transcript), "--signer", "王小明", "--id-number", "1", "--capture", str(capture_pkg),
+                    "-o", str(out), "--profile", str(prof))
+    assert r.returncode == 0, r.stdout + r.stderr
+    v = run_dossier("verify", str(out), "--json", "--profile", str(prof))
+    assert v.returncode == 0, v.stdout
+    sig = json.loads(v.stdout)["signatures"][0]
+    assert sig["issuer"].startswith("DEMO Issuing CA") and sig["trusted"]
+    assert token_private_keys() == 0
