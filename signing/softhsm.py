@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from dossier_station.core.errors import DossierError, MissingDependencyError
+from dossier_station.core.files import write_bytes_atomic
 from dossier_station.signing.keys import SOFTHSM_MODULE
 
 
@@ -30,8 +31,8 @@ def init_token(folder: Path, label: str, pin: str, so_pin: str = "5678") -> Path
     folder = Path(folder).resolve()
     (folder / "tokens").mkdir(parents=True, exist_ok=True)
     conf = folder / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
+    write_bytes_atomic(conf, (f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n"
+                              "log.level = ERROR\nslots.removable = false\n").encode())
     os.environ["SOFTHSM2_CONF"] = str(conf)
     res = subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin,
                           "--so-pin", so_pin], capture_output=True, text=True, check=False)

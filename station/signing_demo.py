@@ -39,9 +39,9 @@ def station_profile(out: Path, pki, token: bool) -> Path:  # type: ignore[no-unt
              'trust = ["pki/root.pem"]', 'location = "DEMO 示范市公安局"']
     if token:
         lines.append('event_token = "pkcs11:token=dossier-event"  # SoftHSM2: export SOFTHSM2_CONF=softhsm/softhsm2.conf')
-    path = out / "station.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    from dossier_station.core.files import write_bytes_atomic
+
+    return write_bytes_atomic(out / "station.toml", ("\n".join(lines) + "\n").encode()).path
 
 
 def run_signing_demo(out: Path, volumes: list[Path], package: Path, transcript: Path, console: Console) -> list[Path]:
