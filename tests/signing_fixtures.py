@@ -39,8 +39,14 @@ def run_dossier(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
 
 
 @pytest.fixture(scope="session")
-def pin_env() -> None:
+def pin_env():  # type: ignore[no-untyped-def]
+    old = os.environ.get("DOSSIER_PIN")
     os.environ["DOSSIER_PIN"] = PIN
+    yield
+    if old is None:
+        os.environ.pop("DOSSIER_PIN", None)
+    else:
+        os.environ["DOSSIER_PIN"] = old
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +109,8 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory, pki):
     from dossier_station.signing.softhsm import import_key, init_token
 
     folder = tmp_path_factory.mktemp("softhsm")
-    init_token(folder, "event-token", PIN)
+    old_conf = os.environ.get("SOFTHSM2_CONF")
+    init_token(folder, "event-token", PIN)  # sets SOFTHSM2_CONF for this process and its children
     init_token(folder, "seal-token", PIN)
     init_token(folder, "ca-token", PIN)  # the issuing CA's key in a token (HSM-held CA)
     _, _, ca_der = pem.unarmor((pki.root / "certs" / "interm.pem").read_bytes())
@@ -115,7 +122,11 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory, pki):
 
         _, _, cder = pem.unarmor((pki.root / "certs" / f"{name}.pem").read_bytes())
         write_cert("seal-token", name, cder, PIN, f"0{i}")
-    return folder
+    yield folder
+    if old_conf is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = old_conf
 
 
 @pytest.fixture(scope="session")
