@@ -201,6 +201,8 @@ def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_
     page.fill('input[name="rows.0.date"]', "2024-03-12")
     page.click("#save-catalogue")
     page.wait_for_selector('#save-state[data-ok="yes"]')
+    for which in ("cover", "catalogue", "back"):  # the printed sheets, drawn by the writer's own code
+        page.wait_for_function(f"() => document.querySelector('img[data-which={which}]').naturalWidth > 0")
     _shot(page, "catalogue")
     from dossier_station.assemble.case import load_case
 

@@ -126,6 +126,21 @@ async def catalogue_screen(request: Request, batch_id: str) -> Response:
                   page_numbers=nums["page_numbers"], saved=cat.case_path(batch.path) is not None, blanks=sorted(blank_seqs(batch)))
 
 
+@router.get("/batch/{batch_id}/sheet/{which}.png")
+async def sheet_preview(request: Request, batch_id: str, which: str) -> Response:
+    """封面 / 卷内目录 / 备考表 as the writer draws them, from the saved case file."""
+    operator(request, "catalogue")
+    from dossier_station.ui.sheets_preview import SHEETS, render_sheet
+    from dossier_station.ui.store import NotFound
+
+    batch = request.app.state.store.open_batch(batch_id)
+    case = cat.case_path(batch.path)
+    if which not in SHEETS or case is None:
+        raise NotFound(f"no {which} sheet for batch {batch_id}", hint="save the catalogue first")
+    png = await asyncio.to_thread(render_sheet, case, documents(batch), blank_seqs(batch), which)
+    return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
+
+
 @router.post("/api/batch/{batch_id}/assign")
 async def assign(request: Request, batch_id: str) -> Response:
     """Row ``row`` (0-based) starts at page ``seq``: the boundary moves, the rows keep their text."""

@@ -221,7 +221,12 @@ function initCatalogue() {
     update(data);
     $("#save-state").textContent = data._status === 200 ? "✓ case.toml" : "✗";
     $("#save-state").dataset.ok = data._status === 200 ? "yes" : "no";
+    if (data._status === 200) refreshSheets();
   });
+  function refreshSheets() {  // the printed sheets, redrawn from the case file just saved
+    const box = $("#sheets"); box.hidden = false;
+    for (const img of $$("img.sheet-preview", box)) img.src = `${box.dataset.base}${img.dataset.which}.png?t=${Date.now()}`;
+  }
   let dragged = null;
   $("#strip").addEventListener("dragstart", (e) => { dragged = e.target.closest(".thumb"); e.dataTransfer.setData("text/plain", dragged.dataset.seq); });
   for (const tr of $$("tr.catrow", form)) {
