@@ -110,3 +110,23 @@ def test_accounts_refuse_bad_names_roles_and_short_passwords(tmp_path):
             acc.add(name, role, pw)
     acc.add("zhang", "officer", "longenough")
     assert acc.check("zhang", "longenough") == "officer" and acc.check("zhang", "wrong") is None and acc.check("nobody", "x") is None
+
+
+def test_roles_limit_what_each_operator_may_do(tmp_path):
+    accounts = Accounts(tmp_path)
+    accounts.add("clerk1", "clerk", "clerk-password")
+    accounts.add("officer1", "officer", "officer-password")
+    with serve(tmp_path) as url:
+        for name, pw, allowed, refused in (("clerk1", "clerk-password", ["/scan", "/verify"], ["/sign", "/queues"]),
+                                           ("officer1", "officer-password", ["/sign", "/verify"], ["/scan", "/queues"])):
+            with httpx.Client(follow_redirects=False) as c:
+                form = c.get(f"{url}/login").text
+                token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+                assert c.post(f"{url}/login", data={"csrf": token, "name": name, "password": pw}).status_code == 303
+                for path in allowed:
+                    assert c.get(url + path).status_code == 200, (name, path)
+                for path in refused:
+                    assert c.get(url + path).status_code == 403, (name, path)
+                csrf = _csrf(c, url)
+                if name == "officer1":  # the refusal holds for changes too, not only for pages
+                    assert c.post(f"{url}/api/scan", json={"device": "test:0"}, headers={"X-CSRF-Token": csrf}).status_code == 403
