@@ -306,3 +306,17 @@ def test_queues_show_a_failed_watch_job_with_its_reason_and_retry_puts_it_back(c
         assert (hot / "scan-0001.png").read_bytes() == bad  # the original, byte for byte
         assert any(e["detail"].get("operator") == "徐平" for e in _journal("ui-retry"))
         ctx.close()
+
+
+def test_a_batch_left_stopped_by_a_restart_offers_resume(station, page):
+    """The server restarted after a jam: the batch says 'stopped', the scan screen still offers Resume."""
+    from dossier_station.capture.batch import run_scan
+    from dossier_station.devices.scanner import ScanSettings
+
+    url, data = station
+    run_scan(data / "batches" / "left-stopped", ScanSettings(device="test:0", dpi=75, mode="gray", source="adf"), schedule=JAM_AT_4)
+    page.goto(f"{url}/batch/left-stopped/scan")
+    assert page.locator("#fault:not([hidden]) #resume").count() == 1 and page.locator("#thumbs .thumb").count() == 3
+    page.click("#resume")
+    page.wait_for_selector('#feeder-state[data-state="done"]', timeout=60_000)
+    assert _manifest(data, "left-stopped")["state"] == "complete"

@@ -64,8 +64,11 @@ async def scan_screen(request: Request, batch_id: str) -> Response:
         data: dict[str, Any] = {"settings": job.result.get("settings", {}), "pages": []}
     else:
         data = app.state.store.open_batch(batch_id).data
+    event = job.event() if job else None
+    if event is None and data.get("state") in ("stopped", "scanning"):  # a session ended by a fault, a crash or a restart
+        event = {"type": "job", "kind": "scan", "state": "fault", "message": "the last scanning session did not finish", "done": 0}
     return render(request, "scan.html", batch_id=batch_id, presets=presets(app.state.cfg.profile), scanners=app.state.scanners(),
-                  pages=[page_event(batch_id, p) for p in data["pages"]], job=job.event() if job else None, batch=data,
+                  pages=[page_event(batch_id, p) for p in data["pages"]], job=event, batch=data,
                   device=(data.get("device") or {}).get("name") or data["settings"].get("device") or "", preset_default=None)
 
 
