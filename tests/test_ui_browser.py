@@ -254,6 +254,10 @@ def test_catalogue_assigns_pages_to_rows_recomputes_page_numbers_and_builds_the_
     _shot(page, "verify")
     assert any(e["detail"].get("by") == "dossier ui" for e in _journal("verified"))
 
+    page.goto(f"{url}/batch/{batch}/check")  # the build's findings are now flags on the thumbnails
+    assert "blank-found" in page.inner_text('#grid .thumb[data-seq="3"]')
+    page.check("#flagged-only")
+    _shot(page, "check-after-build")
     page.goto(f"{url}/batch/{batch}/catalogue")  # after the build: the blank page is not numbered
     assert page.locator('tr.catrow[data-row="1"] .pageno').inner_text() == "2"
     page.goto(f"{url}/batch/{batch}/page/1")

@@ -47,6 +47,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notblank": ("非空白", "Not blank"),
     "split": ("从此页分件", "Split here"),
     "join": ("与上一件合并", "Join with previous"),
+    "reorder": ("排序", "Reorder"),
     "rescan": ("重扫此页", "Re-scan page"),
     "open": ("打开 (Enter)", "Open (Enter)"),
     "keys_help": ("方向键选择 · R 旋转 · Delete 移出 · B 空白 · Enter 打开 · 拖动排序",

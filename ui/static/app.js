@@ -117,7 +117,7 @@ function initCheck() {
       const f = document.createElement("figure");
       f.className = `thumb role-${p.role}` + (p.flags.length || p.role !== "page" ? " flagged" : "") + (p.doc_start ? " doc-start" : "");
       f.dataset.seq = p.seq; f.draggable = true; f.tabIndex = -1; f.title = p.issues.join("\n");
-      const img = document.createElement("img"); img.src = `/batch/${batch}/thumb/${p.seq}`; img.alt = p.seq; img.style.transform = `rotate(${p.rotate}deg)`;
+      const img = document.createElement("img"); img.src = `/batch/${batch}/thumb/${p.seq}`; img.alt = p.seq; img.style.transform = `rotate(${p.rotate}deg)` + (p.rotate % 180 ? " scale(.72)" : "");  // a turned page fits its frame
       const cap = document.createElement("figcaption");
       cap.innerHTML = `<b>${p.pos}</b>` + (p.doc ? ` · ${t.doc}${p.doc}` : "") + (p.role !== "page" ? ` · ${t["role_" + p.role] || p.role}` : "");
       for (const fl of p.flags) { const s = document.createElement("span"); s.className = "flag"; s.textContent = fl; cap.appendChild(s); }
@@ -132,7 +132,7 @@ function initCheck() {
     if (action === "open") { location.href = `/batch/${batch}/page/${f.dataset.seq}`; return; }
     if (action === "rescan") { await api(`/api/batch/${batch}/rescan`, { seq: Number(f.dataset.seq) }); waitForScan(); toast("…"); return; }
     const data = await api(`/api/batch/${batch}/edit`, Object.assign({ action, seq: f ? Number(f.dataset.seq) : null }, extra || {}));
-    render(data.pages); toast(`${action} ✓`);
+    render(data.pages); toast(`${I18N()["act_" + action] || action} ✓`);
   }
   function filter() { const only = $("#flagged-only").checked; $$(".thumb", grid).forEach((f) => { f.style.display = only && !f.classList.contains("flagged") ? "none" : ""; }); }
   $("#flagged-only").addEventListener("change", () => { filter(); select(0); });
