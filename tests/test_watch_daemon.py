@@ -11,10 +11,12 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -258,3 +260,40 @@ def test_two_daemons_on_one_hot_folder_never_take_the_same_job(folders):
     assert_exactly_once(hot, out, made)
     counts = [int(e.rsplit("done ", 1)[1].split(",")[0]) for e in errs]
     assert sum(counts) == 100 and all(c > 0 for c in counts), counts
+
+
+def test_profile_folders_have_their_own_output_limits_and_mirrors(tmp_path):
+    for d in ("scan-in", "agency-in"):
+        (tmp_path / d).mkdir()
+    profile = tmp_path / "station.toml"
+    profile.write_text(
+        '[watch]\nstable = 0.2\nmax_bytes = 100\n\n'
+        '[[watch.folders]]\nname = "mfp"\nhot = "scan-in"\noutput = "out-mfp"\nmirrors = ["nas"]\n\n'
+        '[[watch.folders]]\nhot = "agency-in"\noutput = "out-agency"\npoll = 0.2\nmax_bytes = 1000\n', "utf-8")
+    (tmp_path / "scan-in" / "a.pdf").write_bytes(b"a" * 50)
+    (tmp_path / "scan-in" / "big.pdf").write_bytes(b"b" * 500)
+    (tmp_path / "agency-in" / "big.pdf").write_bytes(b"c" * 500)
+    run = subprocess.run([PY, "-m", "dossier_station.station", "watch", "--profile", str(profile), "--once", "--job", "checksum"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "out-mfp" / "done" / "a" / "input" / "a.pdf").is_file()
+    assert "over this hot folder's limit of 100" in (tmp_path / "out-mfp" / "failed" / "big" / "error.txt").read_text("utf-8")
+    assert (tmp_path / "out-agency" / "done" / "big" / "checksums.json").is_file()  # its own, larger limit
+    assert (tmp_path / "nas" / "done" / "a" / "input" / "a.pdf").read_bytes() == b"a" * 50  # mirrored, verified copy
+    status = subprocess.run([PY, "-m", "dossier_station.station", "watch", "status", "--profile", str(profile)],
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert "mfp:" in status.stdout and "done 1, failed 1" in status.stdout and "(poll 0.2 s)" in status.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == os.stat(tempfile.gettempdir()).st_dev,
+                    reason="needs the hot folder on another filesystem than the output")
+def test_inputs_are_copied_and_verified_when_hot_and_output_are_on_different_disks(tmp_path):
+    hot = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="hot-"))
+    try:
+        made = drop(hot, 3, prefix="x")
+        run = once(hot, tmp_path / "out", "--stable", "0.2")
+        assert run.returncode == 0, run.stderr
+        assert_exactly_once(hot, tmp_path / "out", made)
+    finally:
+        shutil.rmtree(hot, ignore_errors=True)
