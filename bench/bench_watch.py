@@ -258,7 +258,7 @@ def main() -> int:
             d.mkdir(parents=True)
         penv = {**env, "OCR_INPUT_DIRECTORY": str(hot), "OCR_OUTPUT_DIRECTORY": str(out), "OCR_ARCHIVE_DIRECTORY": str(arch),
                 "OCR_ON_SUCCESS_ARCHIVE": "true", "OCR_JSON_SETTINGS": settings, "OCR_LOGLEVEL": "INFO"}
-        return Watcher(label, [str(args.ocrmypdf_python), str(script)], penv, code, "New file:", ("OCR is done",), out), hot
+        return Watcher(label, [str(args.ocrmypdf_python), str(script)], penv, code, "New file:", ("OCR is done", "Error while processing", "Gave up"), out), hot
 
     cases = [
         ("dossier watch --job checksum", *ours("ours-fast", ["--job", "checksum"], args.stable), args.burst),
@@ -267,7 +267,7 @@ def main() -> int:
     if args.ocr:
         cases += [
             ("dossier watch (build, tesseract)", *ours("ours-ocr", ["--profile", str(profile)], args.stable), args.ocr),
-            ("OCRmyPDF watcher, tesseract", *peer("peer-ocr", '{"language": ["eng"], "optimize": 0, "output_type": "pdf", "jobs": 1}'), args.ocr),
+            ("OCRmyPDF watcher, tesseract", *peer("peer-ocr", '{"languages": ["eng"], "optimize": 0, "output_type": "pdf", "jobs": 1}'), args.ocr),
         ]
     rows = []
     for title, w, hot, burst in cases:
