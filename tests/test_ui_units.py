@@ -92,3 +92,32 @@ def test_any_batch_id_names_a_folder_inside_the_store_or_nothing(tmp_path, name)
     except NotFound:
         return
     assert path.parent == store.batches_dir and "/" not in name and not name.startswith(".")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette: "use httpx2" (a notice about the client, not about us)
+        from fastapi.testclient import TestClient
+
+    from dossier_station.ui.app import UiConfig, create_app
+
+    c = TestClient(create_app(UiConfig(data_dir=tmp_path_factory.mktemp("ui-prop"))), base_url="http://127.0.0.1:8750")
+    token = c.get("/batches").text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    c.headers["X-CSRF-Token"] = token
+    return c
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=2000), st.sampled_from([b"%PDF-1.7\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\x00"]).flatmap(
+    lambda head: st.binary(max_size=500).map(lambda tail: head + tail))),
+       suffix=st.sampled_from([".png", ".jpg", ".tif", ".pdf", ".pnm", ".exe", ""]))
+def test_any_uploaded_bytes_give_a_batch_or_a_clear_refusal_never_a_crash(client, data, suffix):
+    r = client.post("/api/upload", files=[("files", (f"scan{suffix}", data, "application/octet-stream"))])
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"].startswith("upload 1 (scan")
+    v = client.post("/api/verify", files=[("file", (f"x{suffix}", data, "application/octet-stream"))])
+    assert v.status_code in (200, 400), v.text
