@@ -36,7 +36,8 @@ def test_bad_inputs_fail_with_a_reason_while_good_ones_in_the_same_burst_are_bui
     hot, out = tmp_path / "hot", tmp_path / "out"
     hot.mkdir()
     profile = tmp_path / "station.toml"
-    profile.write_text('[build]\nengine = "tesseract"\njobs = 1\n\n[watch]\nmax_pages = 2\n', "utf-8")
+    profile.write_text('[build]\nengine = "tesseract"\njobs = 1\n\n[watch]\nmax_pages = 2\ncase_template = "mfp.toml"\n', "utf-8")
+    (tmp_path / "mfp.toml").write_text('[case]\n"案件编号" = "MFP-2026-01"\n"立卷单位" = "三楼扫描"\n\n[[rows]]\n"题名" = "扫描件"\n"页数" = 1\n', "utf-8")
 
     (hot / "good.png").write_bytes(png("single"))
     case = hot / "case-ok"
@@ -71,7 +72,7 @@ def test_bad_inputs_fail_with_a_reason_while_good_ones_in_the_same_burst_are_bui
 
     done = {p.name for p in (out / "done").iterdir()}
     assert done == {"good", "case-ok"}, run.stderr[-3000:]
-    for job, volume in (("good", "good.pdf"), ("case-ok", None)):
+    for job, volume in (("good", "MFP-2026-01.pdf"), ("case-ok", None)):  # single files get the folder's case template
         pdfs = sorted((out / "done" / job).glob("*.pdf"))
         assert len(pdfs) == 1 and (volume is None or pdfs[0].name == volume)
         with pikepdf.open(pdfs[0]) as built:
@@ -101,7 +102,7 @@ def test_bad_inputs_fail_with_a_reason_while_good_ones_in_the_same_burst_are_bui
     events = [json.loads(d) for (d,) in journal.execute("SELECT detail FROM events WHERE kind = 'watch-job' AND subject LIKE ?", (f"{hot}/%",))]
     assert sorted(e["event"] for e in events) == sorted(["taken"] * 9 + ["done"] * 2 + ["failed"] * 7)
     good = next(e for e in events if e["event"] == "done" and e["dest"].endswith("/good"))
-    pdf_hash = next(o["sha256"] for o in good["outputs"] if o["file"] == "good.pdf")
+    pdf_hash = next(o["sha256"] for o in good["outputs"] if o["file"] == "MFP-2026-01.pdf")
     from dossier_station.core.files import sha256_file
 
-    assert pdf_hash == sha256_file(out / "done" / "good" / "good.pdf")
+    assert pdf_hash == sha256_file(out / "done" / "good" / "MFP-2026-01.pdf")
