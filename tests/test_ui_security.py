@@ -34,6 +34,14 @@ def test_a_non_loopback_address_without_accounts_is_refused(tmp_path):
     assert run.returncode == 1 and "--add-user" in run.stderr
 
 
+def test_a_desktop_session_from_before_accounts_existed_is_not_a_login(tmp_path):
+    with serve(tmp_path) as url, httpx.Client(follow_redirects=False) as c:
+        assert c.get(f"{url}/batches").status_code == 200  # no accounts: the desktop user, a session cookie
+        Accounts(tmp_path).add("li.na", "clerk", "long enough pw")
+        r = c.get(f"{url}/batches")  # same cookie, but accounts exist now
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
 def test_with_accounts_a_non_loopback_address_starts_and_asks_for_login(tmp_path, monkeypatch):
     monkeypatch.setenv("DOSSIER_UI_PASSWORD", "correct horse battery")
     run = subprocess.run([sys.executable, "-m", "dossier_station.station", "ui", "--data", str(tmp_path), "--add-user", "li.na", "--role", "clerk"],

@@ -41,6 +41,7 @@ class Operator:
     name: str
     role: str
     csrf: str
+    account: bool = False  # logged in with a password (else: the local desktop user, or nobody yet)
 
     def may(self, action: str) -> bool:
         return action in PERMISSIONS.get(self.role, set())
@@ -108,9 +109,9 @@ class Sessions:
     def __init__(self, secret: bytes) -> None:
         self._s = URLSafeTimedSerializer(secret, salt="dossier-ui-session")
 
-    def issue(self, name: str, role: str) -> tuple[str, Operator]:
-        op = Operator(name, role, secrets.token_urlsafe(24))
-        return self._s.dumps({"n": name, "r": role, "c": op.csrf}), op
+    def issue(self, name: str, role: str, *, account: bool = False) -> tuple[str, Operator]:
+        op = Operator(name, role, secrets.token_urlsafe(24), account)
+        return self._s.dumps({"n": name, "r": role, "c": op.csrf, "a": account}), op
 
     def read(self, cookie: str | None) -> Operator | None:
         if not cookie:
@@ -119,4 +120,4 @@ class Sessions:
             data: dict[str, Any] = self._s.loads(cookie, max_age=SESSION_MAX_AGE)
         except BadSignature:
             return None
-        return Operator(data["n"], data["r"], data["c"])
+        return Operator(data["n"], data["r"], data["c"], bool(data.get("a")))

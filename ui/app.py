@@ -103,8 +103,11 @@ def create_app(cfg: UiConfig) -> FastAPI:
             return Response("unknown Host header", status_code=421, media_type="text/plain; charset=utf-8")
         op = sessions.read(request.cookies.get(SESSION_COOKIE))
         fresh = None
-        if op is None or (not accounts.any() and not op.name):
-            if accounts.any():
+        has_accounts = accounts.any()
+        if op is not None and has_accounts and op.name and not op.account:
+            op = None  # a desktop-user session from before accounts existed is not a log-in
+        if op is None or (not has_accounts and not op.name):
+            if has_accounts:
                 fresh, op = sessions.issue("", "")  # anonymous: may only log in
             else:
                 fresh, op = sessions.issue(cfg.local_operator, "supervisor")

@@ -35,7 +35,7 @@ class JobState:
 
 
 class Jobs:
-    def __init__(self, bus: EventBus, workers: int = 2) -> None:
+    def __init__(self, bus: EventBus, workers: int = 4) -> None:  # a signing may wait minutes for the officer
         self.bus = bus
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dossier-ui-job")
         self._lock = threading.Lock()

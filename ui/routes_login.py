@@ -23,7 +23,7 @@ async def login(request: Request) -> Response:
     role = request.app.state.accounts.check(name, password) if request.app.state.accounts.any() else None
     if role is None:
         return render(request, "login.html", error="bad_login")
-    cookie, _ = request.app.state.sessions.issue(name, role)  # a new session (and CSRF token) after login
+    cookie, _ = request.app.state.sessions.issue(name, role, account=True)  # a new session (and CSRF token) after login
     resp = RedirectResponse("/batches", status_code=303)
     set_session(resp, cookie)
     return resp
