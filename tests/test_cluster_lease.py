@@ -138,15 +138,17 @@ def _outcomes(outs: list[Path]) -> dict[str, list[tuple[str, Path]]]:
 
 
 def test_two_watch_daemons_on_one_hot_folder_file_each_of_200_exactly_once(redis_server, tmp_path):
-    """Daemon B starts while A is mid-way: B's start-up recovery sees A's jobs in the shared
-    processing area and must leave them to A (A's Redis leases), not adopt them."""
-    hot = tmp_path / "hot"
+    """Daemon B starts while A is mid-way, on the same hot and output folders: B's start-up
+    recovery sees A's jobs in the processing area and must leave them to A — held by A's
+    leases in Redis (none in the SQLite state file), which B respects."""
+    import sqlite3
+
+    hot, out = tmp_path / "hot", tmp_path / "out"
     hot.mkdir()
-    outs = [tmp_path / "out-a", tmp_path / "out-b"]
     made = _drop(hot, 200)
     env = {**os.environ, "DOSSIER_WATCH_CHECKSUM_DELAY": "0.05"}
 
-    def daemon(out: Path) -> subprocess.Popen[str]:
+    def daemon() -> subprocess.Popen[str]:
         cmd = [*DOSSIER, "watch", str(hot), "-o", str(out), "--job", "checksum", "--once", "--stable", "0.2",
                "--workers", "2", "--broker", redis_server.url]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -155,18 +157,22 @@ def test_two_watch_daemons_on_one_hot_folder_file_each_of_200_exactly_once(redis
 
     with Journal():  # the custody log exists before two processes first open it
         pass
-    a = daemon(outs[0])
-    log_a = outs[0] / "watch-log.jsonl"
+    client = redis_server.client()
+    a = daemon()
+    log = out / "watch-log.jsonl"
     deadline = time.monotonic() + 60
-    while not (log_a.exists() and log_a.read_text("utf-8").count('"event": "taken"') >= 5):
+    while not (log.exists() and log.read_text("utf-8").count('"event": "taken"') >= 5):
         assert a.poll() is None and time.monotonic() < deadline, a.stderr.read() if a.stderr else ""
         time.sleep(0.05)
-    in_hand_at_b_start = len(list((hot / ".dossier-watch" / "processing").iterdir()))
-    b = daemon(outs[1])
+    leases_at_b_start = len(client.keys("dossier:lease:watch:*"))
+    b = daemon()
+    errs = []
     for p in (a, b):
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err[-2000:]
-    found = _outcomes(outs)
+        errs.append(err)
+    assert leases_at_b_start >= 1  # A's jobs in hand were leased in Redis
+    found = _outcomes([out])
     assert sorted(found) == sorted(made)
     twice = {n: v for n, v in found.items() if len(v) != 1}
     assert not twice, f"filed more than once: {list(twice.items())[:3]}"
@@ -176,9 +182,10 @@ def test_two_watch_daemons_on_one_hot_folder_file_each_of_200_exactly_once(redis
         assert json.loads((job / "job.json").read_text("utf-8"))["name"] == name
     assert [p.name for p in hot.iterdir() if p.name != ".dossier-watch"] == []
     assert list((hot / ".dossier-watch" / "processing").iterdir()) == []
-    assert redis_server.client().keys("dossier:lease:*") == []  # every lease released
-    # B's start-up recovery saw A's jobs in the shared processing area and left them to A
-    # (with per-machine SQLite leases it adopts them: "resumed", then a race on the file).
-    events_b = [json.loads(line) for line in (outs[1] / "watch-log.jsonl").read_text("utf-8").splitlines()]
-    assert not [e for e in events_b if e["event"] in ("resumed", "recovered")], f"{in_hand_at_b_start} in hand at B's start"
-    assert sum(e["event"] == "done" for e in events_b) > 0  # B did share the work
+    assert client.keys("dossier:lease:*") == []  # every lease released
+    db = sqlite3.connect(out / ".dossier-watch" / "state.sqlite3")
+    assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+    events = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    assert not [e for e in events if e["event"] == "resumed"]  # B adopted none of A's jobs
+    counts = [int(e.rsplit("done ", 1)[1].split(",")[0]) for e in errs]
+    assert sum(counts) == 200 and all(c > 0 for c in counts), counts  # both did share the work
