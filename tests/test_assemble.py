@@ -258,3 +258,41 @@ def test_ocr_text_the_fonts_lack_is_counted_not_fatal():
     ops = font.show("法\U00030000院", 12)
     assert font.missing == 1 and "\U00030000" in font.missing_chars
     assert "<6CD59662>" in ops  # 法院 as CID = code point in the main face
+
+
+def test_fonts_are_found_without_fontconfig_and_by_dossier_font(tmp_path):
+    """No fc-list on PATH (Windows, minimal containers): the usual font folders are searched;
+    DOSSIER_FONT names a font outright."""
+    import os
+    import sys
+
+    code = "from dossier_station.assemble.fonts import find_font; print(find_font()[0])"
+    env = {k: v for k, v in os.environ.items() if k != "DOSSIER_FONT"}
+    env["PATH"] = str(tmp_path)  # no fc-list here
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.strip()
+    assert Path(found).is_file()
+    env["DOSSIER_FONT"] = found + ":1"
+    named = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.strip()
+    assert named == found
+
+
+def test_srgb_profile_from_the_icc_folders_or_built_in_for_pdfa_2(tmp_path, monkeypatch):
+    from dossier_station.assemble import pdfa
+    from dossier_station.core.errors import MissingDependencyError
+
+    pdfa.find_srgb_profile.cache_clear()
+    monkeypatch.delenv("DOSSIER_ICC", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "none"))
+    try:
+        assert pdfa.find_srgb_profile() is None
+        icc = pdfa.srgb_profile("2b")  # littleCMS's built-in sRGB (ICC v4, allowed from PDF/A-2)
+        assert icc[36:40] == b"acsp" and icc[16:20] == b"RGB "
+        with pytest.raises(MissingDependencyError, match="sRGB"):
+            pdfa.srgb_profile("1b")  # PDF/A-1 needs an ICC v2 file: a clear error naming the package
+        pdfa.find_srgb_profile.cache_clear()
+        monkeypatch.setenv("XDG_DATA_DIRS", "/usr/share")
+        assert pdfa.find_srgb_profile() is not None  # icc-profiles-free, found by the convention
+    finally:
+        pdfa.find_srgb_profile.cache_clear()

@@ -293,3 +293,27 @@ def test_an_input_changed_after_it_was_hashed_stops_the_build(tmp_path, monkeypa
     with pytest.raises(InputFileError, match="changed during the build"), BuildSession(tmp_path / "out") as session:
         session.embed_hashed_bytes([outcome])
     assert [p.name for p in (tmp_path / "out").iterdir()] == [".dossier.lock"]
+
+
+def test_a_multi_volume_build_whose_second_volume_fails_places_no_volume(tmp_path, monkeypatch):
+    """Volume 1 written and verified, volume 2 fails: neither appears (nor a report)."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).parent))
+    from assemble_helpers import spec_from_sample
+
+    from dossier_station.assemble.case import Case, CaseFields, CatalogueRow
+    from dossier_station.assemble.writer import write_volume
+    from dossier_station.core.errors import OutputError
+    from dossier_station.station.build_outputs import BuildSession
+
+    monkeypatch.setenv("DOSSIER_JOURNAL", str(tmp_path / "j.sqlite3"))
+    spec = spec_from_sample(SAMPLES / "dev_002.jpg")
+    gone = spec.__class__(**{**spec.__dict__, "image": spec.image.__class__(**{**spec.image.__dict__, "data_path": tmp_path / "gone.jpg"})})
+    row = CatalogueRow(1, "询问笔录")
+    case = Case(CaseFields(case_name="测试案"), [row])
+    out = tmp_path / "out"
+    with pytest.raises(OutputError), BuildSession(out) as session:
+        write_volume(case, [(row, [spec])], 1, 2, out / "v-1.pdf", output=session.output(out / "v-1.pdf"), work_dir=session.work)
+        write_volume(case, [(row, [gone])], 2, 2, out / "v-2.pdf", output=session.output(out / "v-2.pdf"), work_dir=session.work)
+    assert [p.name for p in out.iterdir()] == [".dossier.lock"]
