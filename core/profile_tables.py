@@ -60,7 +60,7 @@ class BuildTable(ProfileTable):
     pdfa: Literal["1b", "2b", "3b"] = Field("2b", description="PDF/A part and level")
     max_pages: int = Field(200, ge=1, description="numbered pages per volume")
     attach: bool = Field(True, description="embed case file and build report (PDF/A-3b)")
-    images: Literal["archival", "compact"] = Field("archival", description="image policy")
+    images: Literal["auto", "archival", "compact"] = Field("auto", description="image policy")
 
 
 @profile_table("scanner")
@@ -112,24 +112,6 @@ class ClusterTable(ProfileTable):
     secret_file: str | None = Field(None, description="file holding the HMAC key station and workers share (signed tasks)")
 
 
-@profile_table("station")
-class StationTable(ProfileTable):
-    """[station]: who records each custody event (``$DOSSIER_OPERATOR`` overrides the operator)."""
-
-    id: str | None = Field(None, min_length=1, description="this station's name in the journal (default: host name)")
-    operator: str | None = Field(None, min_length=1, description="operator on duty (default: the OS user)")
-
-
-@profile_table("custody")
-class CustodyTable(ProfileTable):
-    """[custody]: mirrors and the TSA that anchors the journal (docs/custody.md)."""
-
-    mirrors: list[str] = Field([], description="folders every output is copied to (local or mounted shares)")
-    tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
-    tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
-    anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")
-
-
 @profile_table("signing")
 class SigningTable(ProfileTable):
     """[signing]: keys, services and levels for `dossier sign`, `seal`, `build --seal` (docs/signing.md).
@@ -153,3 +135,21 @@ class SigningTable(ProfileTable):
     seal_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = Field("B-LTA", description="PAdES level of a seal")
     event_minutes: int = Field(10, ge=1, le=1440, description="validity of an event certificate")
     location: str | None = Field(None, description="location written into signatures")
+
+
+@profile_table("station")
+class StationTable(ProfileTable):
+    """[station]: who records each custody event (``$DOSSIER_OPERATOR`` overrides the operator)."""
+
+    id: str | None = Field(None, min_length=1, description="this station's name in the journal (default: host name)")
+    operator: str | None = Field(None, min_length=1, description="operator on duty (default: the OS user)")
+
+
+@profile_table("custody")
+class CustodyTable(ProfileTable):
+    """[custody]: mirrors and the TSA that anchors the journal (docs/custody.md)."""
+
+    mirrors: list[str] = Field([], description="folders every output is copied to (local or mounted shares)")
+    tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
+    tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
+    anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")
