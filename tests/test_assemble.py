@@ -296,3 +296,57 @@ def test_srgb_profile_from_the_icc_folders_or_built_in_for_pdfa_2(tmp_path, monk
         assert pdfa.find_srgb_profile() is not None  # icc-profiles-free, found by the convention
     finally:
         pdfa.find_srgb_profile.cache_clear()
+
+
+def _volume_in_subprocess(tmp_path: Path, path_env: str) -> subprocess.CompletedProcess[str]:
+    import os
+    import sys
+
+    here = Path(__file__).resolve().parent
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from pathlib import Path\n"
+        "from assemble_helpers import spec_from_sample\n"
+        "from dossier_station.assemble.case import Case, CaseFields, CatalogueRow\n"
+        "from dossier_station.assemble.writer import write_volume\n"
+        "from dossier_station.core.errors import DossierError\n"
+        "row = CatalogueRow(1, 'x'); spec = spec_from_sample(Path(sys.argv[2]))\n"
+        "try:\n"
+        "    write_volume(Case(CaseFields(case_name='x'), [row]), [(row, [spec])], 1, 1, Path(sys.argv[3]))\n"
+        "except DossierError as e:\n"
+        "    print(type(e).__name__, e); sys.exit(int(e.exit_code))\n"
+    )
+    env = {**os.environ, "PATH": path_env}
+    return subprocess.run([sys.executable, "-c", code, str(here), str(here.parent.parent / "shared/data/pages/dev_002.jpg"), str(tmp_path / "v.pdf")],
+                          capture_output=True, text=True, env=env)
+
+
+def test_missing_qpdf_is_a_clear_missing_dependency(tmp_path):
+    result = _volume_in_subprocess(tmp_path, str(tmp_path))  # a PATH without qpdf
+    assert result.returncode == 3 and "MissingDependencyError" in result.stdout and "qpdf" in result.stdout, result
+    assert not (tmp_path / "v.pdf").exists()
+
+
+def test_qpdf_exiting_0_after_a_failed_write_is_not_trusted(tmp_path):
+    """qpdf can exit 0 when the disk filled under it (seen on a full disk; the full-disk case
+    itself is in test_faults.py). Here a wrapper around the real qpdf cuts its output short and
+    still exits 0 — a stand-in for that failure, which cannot be produced on demand."""
+    import shutil
+
+    real = shutil.which("qpdf")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "qpdf").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = "--version" ]; then exec {real} --version; fi\n'
+        f'{real} "$@"\n'
+        'for last; do :; done\n'  # the output file is the last argument
+        'head -c 2000 "$last" > "$last.cut" && mv "$last.cut" "$last"\n'
+        "exit 0\n"
+    )
+    (fake / "qpdf").chmod(0o755)
+    (tmp_path / "v.pdf").write_bytes(b"previous good volume")
+    result = _volume_in_subprocess(tmp_path, f"{fake}:/usr/bin:/bin")
+    assert result.returncode == 4 and "OutputError" in result.stdout, result
+    assert (tmp_path / "v.pdf").read_bytes() == b"previous good volume"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "v.pdf"]
