@@ -101,7 +101,8 @@ class Watcher:
             f = rt.folder
             for d in (f.processing, f.staging, f.done, f.failed):
                 d.mkdir(parents=True, exist_ok=True)
-            _bind_state(f)
+            if rt.leases is rt.store:  # shared (e.g. Redis) leases coordinate several state files themselves
+                _bind_state(f)
             rt.store.set_meta(f"folder:{f.hot}", json.dumps(_describe(f)))
             self.log.write(f.out, "start", folder=f.label, hot=str(f.hot), mode="poll" if f.poll else "events", owner=self.owner)
             for job in self.runner.recover(rt):
