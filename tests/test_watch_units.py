@@ -203,3 +203,23 @@ def test_any_bytes_as_a_job_case_file_give_a_result_or_a_clear_error(tmp_path, d
         assert isinstance(check_case_paths(case, tmp_path), dict)
     except CaseFileError as exc:
         assert case.name in str(exc)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(["..", ".", "scans", "p1.png", "sub", ""]), min_size=1, max_size=6), absolute=st.booleans())
+def test_a_case_file_path_is_accepted_exactly_when_it_stays_inside_the_job_folder(tmp_path, parts, absolute):
+    import json
+    import posixpath
+
+    job = tmp_path / "job"
+    job.mkdir(exist_ok=True)
+    value = ("/" if absolute else "") + "/".join(parts)
+    case = job / "case.json"
+    case.write_text(json.dumps({"pages": value}), "utf-8")
+    inside = bool(value.strip()) and not value.startswith("/") and not posixpath.normpath(value).startswith("..")
+    try:
+        check_case_paths(case, job)
+        accepted = True
+    except CaseFileError:
+        accepted = False
+    assert accepted == inside, value
