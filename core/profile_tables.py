@@ -153,3 +153,36 @@ class CustodyTable(ProfileTable):
     tsa: str | None = Field(None, description="RFC 3161 TSA for anchors (default: [signing] tsa_url)")
     tsa_trust: str | None = Field(None, description="root certificate (PEM) of that TSA, to check anchors")
     anchor_hours: float = Field(24.0, gt=0, description="a running station anchors at least this often")
+
+
+class WatchFolderTable(ProfileTable):
+    """One ``[[watch.folders]]`` entry; unset keys take the ``[watch]`` value."""
+
+    hot: str = Field(min_length=1, description="the hot folder (relative paths: to the profile's folder)")
+    output: str = Field(min_length=1, description="its output folder: done/, failed/, the log, the state")
+    name: str = Field("", description="label in the log and status")
+    poll: float | None = Field(None, ge=0, description="0 = filesystem events; N = poll every N seconds")
+    stable: float | None = Field(None, ge=0, description="seconds unchanged before a file is taken")
+    max_bytes: int | None = Field(None, ge=1, description="largest job in bytes")
+    max_pages: int | None = Field(None, ge=1, description="most pages in one job")
+    max_attempts: int | None = Field(None, ge=1, description="crashes on one job before it goes to failed/")
+    profile: str | None = Field(None, description="station profile whose [build] this folder's jobs use")
+    case_template: str | None = Field(None, description="case file for single-file jobs and folders without one")
+    mirrors: list[str] | None = Field(None, description="folders each done job is copied to")
+
+
+@profile_table("watch")
+class WatchTable(ProfileTable):
+    """[watch]: hot folders (docs/watch-folders.md); defaults for every ``[[watch.folders]]``."""
+
+    poll: float = Field(0.0, ge=0, description="0 = filesystem events; N = poll every N seconds")
+    stable: float = Field(5.0, ge=0, description="seconds unchanged before a file is taken")
+    workers: int = Field(1, ge=1, description="jobs at once (whole daemon)")
+    max_bytes: int = Field(2 << 30, ge=1, description="largest job in bytes")
+    max_pages: int = Field(2000, ge=1, description="most pages in one job")
+    max_attempts: int = Field(3, ge=1, description="crashes on one job before it goes to failed/")
+    profile: str | None = Field(None, description="station profile whose [build] the jobs use")
+    case_template: str | None = Field(None, description="case file for single-file jobs and folders without one")
+    mirrors: list[str] = Field([], description="folders each done job is copied to")
+    log: str | None = Field(None, description="JSON-lines operator log (default OUT/watch-log.jsonl)")
+    folders: list[WatchFolderTable] = Field([], description="one table per hot folder")
