@@ -164,6 +164,8 @@ class Readiness:
             if gone not in taking:
                 notes.append((gone, "vanished before it was taken"))
         for name in names:
+            if name in taking:
+                continue  # judged ready and queued: a worker looks at it again when it claims
             snap = snapshot(hot / name)
             if snap is None:
                 self._seen.pop(name, None)
