@@ -45,37 +45,48 @@ def check_output_folder(folder: Path, option: str = "-o/--output") -> None:
 def folder_lock(folder: str | os.PathLike[str], what: str, *, wait: float = 0.0) -> Iterator[Path]:
     """Hold the folder's lock for the block; raise :class:`BusyError` naming the holder if taken.
 
-    ``wait`` seconds are spent retrying before giving up (0 = fail at once).
+    ``wait`` seconds are spent retrying before giving up (0 = fail at once). The lock file is
+    removed on release, so a finished build leaves only its outputs in the folder; a process
+    that locked a file just removed notices (its inode is no longer the path's) and retries.
     """
     folder = Path(folder)
     check_output_folder(folder)
     lock_path = folder / LOCK_NAME
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise describe_os_error(exc, folder) from None
     deadline = time.monotonic() + wait
-    acquired = False
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise describe_os_error(exc, folder) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise BusyError(
+                    f"{folder}: in use — {_holder(lock_path)}",
+                    hint="wait for it to finish, or choose another output folder",
+                ) from None
+            time.sleep(0.1)
+            continue
+        if _same_file(fd, lock_path):
+            break
+        os.close(fd)  # locked a lock file its holder had just removed: take the current one
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                acquired = True
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BusyError(
-                        f"{folder}: in use — {_holder(lock_path)}",
-                        hint="wait for it to finish, or choose another output folder",
-                    ) from None
-                time.sleep(0.1)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "what": what, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         yield lock_path
     finally:
-        if acquired:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)  # still held: nobody else can be using this inode as the lock
         os.close(fd)  # closing releases the flock
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

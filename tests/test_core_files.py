@@ -177,3 +177,28 @@ def test_a_truncated_pdf_fails_verification(tmp_path: Path):
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(OutputError, match="cut short"):
         check_pdf(cut)
+
+
+def _contend(folder: str, rounds: int) -> None:
+    inside = Path(folder) / "inside"
+    for _ in range(rounds):
+        with folder_lock(folder, "build", wait=30):
+            fd = os.open(inside, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # fails if another holder is inside
+            os.close(fd)
+            time.sleep(0.002)
+            os.unlink(inside)
+
+
+def test_the_lock_excludes_every_other_holder_and_leaves_no_file(tmp_path: Path):
+    """Four processes take the lock 25 times each, waiting for one another: never two inside,
+    and the lock file (removed at every release) is gone at the end. (The rarer race — locking
+    a file its holder has just removed — cannot be provoked on demand; the lock re-checks the
+    inode after locking for it.)"""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_contend, args=(str(tmp_path), 25)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 4
+    assert list(tmp_path.iterdir()) == []
