@@ -142,6 +142,9 @@ def _record_once(pen: IsdV4Pen, opts: SignatureCaptureOptions, report: Reporter)
                 if not samples:
                     start_utc = _utc_now()
                 samples += batch
+                on_ink = getattr(report, "on_ink", None)  # a live view (the station UI) draws the strokes as they come
+                if on_ink is not None:
+                    on_ink(pen.caps, batch)
                 last_activity = batch[-1].t
                 in_range = batch[-1].packet.proximity
                 if any(s.ink for s in batch):

@@ -29,6 +29,9 @@ def test_officer_signs_a_transcript_with_retry_and_confirm_and_sees_it_verified(
         page.fill('#sign-form input[name="id_number"]', "110101199003051234")
         page.click("#start-sign")
         page.wait_for_selector("#captured:not([hidden]) #sig-img[src^='data:image/png']")
+        drawn = page.evaluate("window.__inkPoints")
+        assert drawn > 50  # the strokes were drawn live, point by point, before the capture ended
+        page.screenshot(path=str(SHOTS / "sign-live.png"))
         page.click("#retry-sign")  # the officer asks for the signature again
         page.wait_for_selector("#sign-log >> text=retry")
         page.wait_for_selector("#captured:not([hidden])")

@@ -44,6 +44,38 @@ class Decision:
         self.event.set()
 
 
+class LiveReport:
+    """The pads' reporter: step lines as ``sign`` events, and the pen's samples as ``ink`` events
+    (every ~50 ms, position as a fraction of the pad, pen-down or not) for the live drawing."""
+
+    FLUSH_S = 0.05
+
+    def __init__(self, publish: Callable[[dict[str, Any]], None]) -> None:
+        self.publish = publish
+        self.points: list[list[float]] = []
+        self.flushed = 0.0
+
+    def __call__(self, level: str, message: str) -> None:
+        self.flush()
+        self.publish({"type": "sign", "level": level, "message": message})
+
+    def on_ink(self, caps: Any, batch: list[Any]) -> None:
+        import time
+
+        mx, my = max(1, caps.max_x), max(1, caps.max_y)
+        self.points += [[round(s.packet.x / mx, 4), round(s.packet.y / my, 4), 1 if s.ink else 0] for s in batch]
+        if time.monotonic() - self.flushed >= self.FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        import time
+
+        if self.points:
+            self.publish({"type": "ink", "points": self.points})
+            self.points = []
+        self.flushed = time.monotonic()
+
+
 def describe(transcript: Path) -> dict[str, Any]:
     import pikepdf
 
@@ -67,8 +99,7 @@ def run_signing(folder: Path, *, signer: str, id_number: str, operator: str, pro
     setup = load_setup(profile)
     cfg = ceremony_config(setup, trust_files=(), tsa=None, software_key=software_key, escrow_cert=None)  # before the suspect signs
 
-    def report(level: str, message: str) -> None:
-        publish({"type": "sign", "level": level, "message": message})
+    report = LiveReport(publish)
 
     import asyncio
     import contextlib
@@ -84,7 +115,9 @@ def run_signing(folder: Path, *, signer: str, id_number: str, operator: str, pro
             ports = {"pen_port": pen.port, "finger_port": finger.port, "pen_idle": 0.4}
         opts = SignatureCaptureOptions.from_profile(load_profile(profile), signer=signer, operator=operator, **ports)
         while True:
+            report.publish({"type": "pad", "clear": True})
             capture, done = capture_now(opts, document, sha, report)
+            report.flush()
             publish({"type": "captured", "signature": _data_url(capture.signature_png), "fingerprint": _data_url(capture.fingerprint_png)})
             if decision.wait() == "confirm":
                 break

@@ -288,6 +288,16 @@ function initSign() {
   es.addEventListener("sign", (m) => { const ev = JSON.parse(m.data);
     if (ev.level === "progress" && log.lastChild && log.lastChild.className === "progress") log.lastChild.textContent = ev.message;
     else line(ev.level, ev.message); });
+  const pad = $("#pad"), ctx = pad.getContext("2d"); let last = null; window.__inkPoints = 0;
+  ctx.lineWidth = 2.5; ctx.lineCap = "round"; ctx.strokeStyle = "#0f172a";
+  es.addEventListener("pad", () => { ctx.clearRect(0, 0, pad.width, pad.height); last = null; });
+  es.addEventListener("ink", (m) => {  // the suspect's pen, drawn as it moves on the pad
+    for (const [x, y, down] of JSON.parse(m.data).points) {
+      const px = x * pad.width, py = y * pad.height;
+      if (down && last) { ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(px, py); ctx.stroke(); }
+      last = down ? [px, py] : null; window.__inkPoints += down;
+    }
+  });
   es.addEventListener("captured", (m) => { const ev = JSON.parse(m.data);
     $("#sig-img").src = ev.signature; $("#fp-img").src = ev.fingerprint; $("#captured").hidden = false; });
   es.addEventListener("job", (m) => { const ev = JSON.parse(m.data);
