@@ -84,10 +84,11 @@ def _report(outcome: ScanOutcome, batch_dir: Path) -> None:
 @click.option("--case", "case_path", type=click.Path(path_type=Path), default=None, help="Check separator split against this case.")
 @click.option("--build", "build_case", type=click.Path(path_type=Path), default=None, help="Build the dossier from the batch with this case file.")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), default=None, help="Output folder for --build.")
+@click.option("--broker", default=None, help="With --build: send pages to the worker pool as they are scanned (docs/cluster.md); else [cluster] broker.")
 @click.option("--profile", "profile_path", default=None)
 def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dpi: int | None, mode: str | None, source: str | None,
          page: str | None, device_options: tuple[str, ...], max_pages: int | None, manual_duplex: bool, timeout: float | None, case_path: Path | None, build_case: Path | None,
-         out: Path | None, profile_path: str | None) -> None:
+         out: Path | None, profile_path: str | None, broker: str | None = None) -> None:
     """Scan until the feeder is empty; every page written, fsynced and hashed as it arrives."""
     from dossier_station.station.scan_batch import classify_pages, interleave_manual_duplex
 
@@ -124,8 +125,11 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
         from dossier_station.station.pipeline import BuildOptions
         from dossier_station.station.scan_batch import EarlyOcr
 
-        opts = BuildOptions.from_profile(load_profile(profile_path))
-        early = EarlyOcr(Path(target), engine=opts.engine, images=opts.images, jobs=opts.jobs or default_jobs())
+        from dossier_station.station.cluster.early import early_ocr
+
+        opts = BuildOptions.from_profile(load_profile(profile_path), broker=broker)
+        early = (early_ocr(load_profile(profile_path), Path(target), engine=opts.engine, images=opts.images, broker=broker)  # the pool, if any
+                 or EarlyOcr(Path(target), engine=opts.engine, images=opts.images, jobs=opts.jobs or default_jobs()))
 
     def on_page(page: dict) -> None:
         show(page)
@@ -162,7 +166,7 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
     if build_case:
         from dossier_station.station.build_console import run_build
 
-        run_build(target, build_case, out, profile_path)  # type: ignore[arg-type]
+        run_build(target, build_case, out, profile_path, broker=broker)  # type: ignore[arg-type]
 
 
 @click.command("scanners")

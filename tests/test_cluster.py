@@ -291,3 +291,36 @@ def test_sigkill_one_worker_mid_build_every_page_exactly_once(pool, tmp_path):
     killed_page = [e for e in victim.events()[before:] if e.get("event") == "started"][-1]["page"]
     assert any(e.get("event") == "done" and e.get("page") == killed_page for e in survivor.events())
     assert time.monotonic() - started < 120
+
+
+def test_scan_build_sends_pages_to_the_pool_as_they_are_scanned(pool, tmp_path, monkeypatch):
+    """SANE's pnm backend feeds pages; each goes to the pool as it lands; the build after the
+    scan finds every page already read (the workers say "cached") and OCRs none again."""
+    from PIL import Image
+
+    from dossier_station.capture.batch import run_scan
+    from dossier_station.core.profile import Profile
+    from dossier_station.devices.scanner import ScanSettings
+    from dossier_station.station.cluster.early import ClusterEarlyOcr, early_ocr
+    from dossier_station.station.pipeline import BuildOptions, build_dossier
+
+    server, workers, _ = pool
+    cfg = tmp_path / "sane.d"
+    cfg.mkdir()
+    (cfg / "dll.conf").write_text("pnm\n")
+    monkeypatch.setenv("SANE_CONFIG_DIR", str(cfg))
+    schedule = {}
+    for i, page in enumerate(sorted(small_pages(tmp_path / "src", 3).iterdir()), start=1):
+        pgm = tmp_path / f"{i}.pgm"
+        Image.open(_unique(page)).convert("L").save(pgm)
+        schedule[i] = {"filename": str(pgm)}
+    batch = tmp_path / "batch"
+    early = early_ocr(Profile(), batch, engine="tesseract", images="auto", broker=server.url)
+    assert isinstance(early, ClusterEarlyOcr)
+    run_scan(batch, ScanSettings(device="pnm:0", dpi=150, mode="gray", source="flatbed"), schedule=schedule, max_pages=3, on_page=early.page)
+    assert early.finish() == 3
+    mark = [len(w.events()) for w in workers]
+    result = build_dossier(batch, None, tmp_path / "out", options=BuildOptions(engine="tesseract", broker=server.url, attach=False))
+    assert len(result.report["pages"]) == 3 and all(p["chars"] > 0 for p in result.report["pages"])
+    during_build = [e for w, m in zip(workers, mark, strict=True) for e in w.events()[m:] if e.get("page") and e.get("build") != early.bid]
+    assert sorted(e["event"] for e in during_build) == ["cached"] * 3

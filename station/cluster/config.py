@@ -27,6 +27,8 @@ HEARTBEAT_EVERY = 2.0
 # How long the station waits at start for a first worker before giving up (or going local).
 NO_WORKER_WAIT = 15.0
 PREFIX = "dossier:"
+# A scan that streams its pages to the pool keeps its key alive this long after its last page.
+BUILD_TTL_EARLY = 3600
 
 
 class ClusterError(DossierError):
