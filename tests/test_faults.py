@@ -49,12 +49,12 @@ def journal(tmp_path: Path) -> Path:
     return tmp_path / "journal.sqlite3"
 
 
-def build_cmd(pages: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "dossier_station.station", "build", str(pages), "-o", str(out), "--engine", "tesseract", "-j", "2"]
+def build_cmd(pages: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "dossier_station.station", "build", str(pages), "-o", str(out), "--engine", "tesseract", "-j", "2", *extra]
 
 
-def run_build(pages: Path, out: Path, journal: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(build_cmd(pages, out), capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+def run_build(pages: Path, out: Path, journal: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(build_cmd(pages, out, *extra), capture_output=True, text=True, timeout=BUILD_TIMEOUT,
                           env={**os.environ, "DOSSIER_JOURNAL": str(journal), "COLUMNS": "200"})
 
 
@@ -174,6 +174,29 @@ def test_a_full_disk_never_replaces_a_good_dossier_or_reports_a_broken_one(pages
             assert "Dossier built" not in result.stdout
             assert {p.name: sha256_file(p) for p in out.glob("*.pdf")} == before  # the good one stayed
             assert hidden(out) == [], hidden(out)  # no temporaries, no work folder
+            assert_consistent(out, journal)
+
+
+def test_a_multi_volume_build_on_a_filling_disk_appears_whole_or_not_at_all(pages, journal):
+    """Two volumes (--max-pages 1): the disk fills while volume 1, between the two, or while
+    volume 2 is written — never does volume 1 appear without volume 2 and the report."""
+    with tmpfs("8m") as disk:
+        first = run_build(pages, disk / "measure", journal, "--max-pages", "1")
+        assert first.returncode == 0, first.stderr
+        v1, v2 = sorted(p.stat().st_size for p in (disk / "measure").glob("*.pdf"))
+        subprocess.run(["rm", "-rf", str(disk / "measure")], check=True)
+        copies = sum(p.stat().st_size for p in pages.iterdir())
+        for leave in (copies + v1 // 2, copies + v1 + 48 * 1024, copies + v1 + v2 - 24 * 1024):
+            out = disk / f"out-{leave}"
+            filler = fill(disk, leave)
+            result = run_build(pages, out, journal, "--max-pages", "1")
+            filler.unlink()
+            assert "Traceback" not in result.stderr, result.stderr
+            if result.returncode == 0:
+                assert len(list(out.glob("*.pdf"))) == 2
+            else:
+                assert result.returncode == int(ExitCode.invalid_output_pdf), result.stderr
+                assert visible(out) == [] and hidden(out) == [], (leave, visible(out), hidden(out))
             assert_consistent(out, journal)
 
 
