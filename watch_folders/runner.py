@@ -178,6 +178,15 @@ class JobRunner:
             record = _read_record(dest)
             self._tidy(rt, job.id, dest, record)
             return str(record.get("outcome") or "")
+        if not os.path.lexists(job.path):  # removed by hand from the processing area: nothing to file
+            reason = "input vanished from the processing area (removed by hand?)"
+            rt.store.update(job.id, state="failed", finished=time.time(), reason=reason)
+            oc.remove_tree(rt.folder.staging / job.id)
+            oc.unlink_empty(rt.folder.processing / job.id, 0)
+            rt.leases.release(job.id, self.owner)
+            self._drop(job.id)
+            self.log.write(rt.folder.out, "failed", "error", folder=rt.folder.label, name=job.name, job=job.id, reason=reason)
+            return "failed"
         return self.run(rt, job)
 
     def run(self, rt: FolderRuntime, job: Claimed) -> str:
