@@ -11,6 +11,8 @@ page and picks one, with its reason for the report:
 - colour content (a red seal or header: saturated pixels) → colour JPEG, seals stay red;
 - a photo or halftone region (a large area of mid tones) → grey JPEG;
 - faint strokes (pencil, light handwriting) that binarisation would drop → grey JPEG;
+- soft grey strokes (most ink mid grey, as from most grey scanners) → grey JPEG: binarising
+  them lost characters in measurement;
 - otherwise clean black-on-white text → bitonal CCITT G4 (binarised against the paper tone).
 
 The raw capture stays untouched in the batch folder; the report ties each embedded image to
@@ -33,7 +35,12 @@ POLICIES = ("auto", "archival", "compact")
 JPEG_QUALITY = 75  # colour/grey pages; measured (bench/) sharp text edges, ~4–8× smaller than PNG
 PHOTO_AREA = 0.02  # share of the page in one mid-tone region that makes it a photo/halftone page
 FAINT_DELTA = 15  # grey levels below the paper that a stroke must at least be
-FAINT_SHARE = 0.08  # faint-stroke pixels per ink pixel beyond which binarisation would lose text
+FAINT_SHARE = 0.08
+FAINT_AREA = 0.0005  # …or faint strokes over this share of the page (≈ five handwritten characters)
+# Ink more than this share mid grey is a soft scan: binarised, its strokes break up and OCR of
+# the stored image got worse (measured: CER 0.009 → 0.037 on dev_012); black-and-white-clean
+# pages (laser print scanned sharp) measure ≈ 0.2.
+SOFT_INK_SHARE = 0.4  # faint-stroke pixels per ink pixel beyond which binarisation would lose text
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,15 @@ def faint_share(norm: np.ndarray, binary: np.ndarray, dpi: float) -> float:
     area = st[:, cv2.CC_STAT_AREA].astype(np.float64)
     box = (st[:, cv2.CC_STAT_WIDTH] * st[:, cv2.CC_STAT_HEIGHT]).astype(np.float64)
     strokes = (area >= 40 * (dpi / 300.0) ** 2) & (area / np.maximum(box, 1) < 0.5)
-    return float(area[strokes].sum()) / max(1.0, float(ink.sum()))
+    faint_px = float(area[strokes].sum())
+    # a short note on a dense page is little of the ink but still writing: count it by area too
+    return max(faint_px / max(1.0, float(ink.sum())), faint_px / FAINT_AREA / faint.size * FAINT_SHARE)
+
+
+def mid_tone_share(norm: np.ndarray) -> float:
+    """Share of the ink that is mid grey rather than black: high on soft, noisy grey scans."""
+    ink = int((norm < 192).sum())
+    return float(((norm > 64) & (norm < 192)).sum()) / max(1, ink)
 
 
 def decide(im: Image.Image, colour: str, jpeg_capture: bool, dpi: float, gray: np.ndarray) -> tuple[ImageDecision, np.ndarray | None]:
@@ -110,10 +125,14 @@ def decide(im: Image.Image, colour: str, jpeg_capture: bool, dpi: float, gray: n
     photo = photo_share(np.clip(gray.astype(np.float32) * (255.0 / paper), 0, 255).astype(np.uint8), dpi)
     if photo >= PHOTO_AREA:
         return ImageDecision("grey-jpeg", f"photo or halftone region ({photo:.0%} of the page): grey JPEG"), None
+    norm = paper_normalised(gray)
     binary = binarize(gray)
-    faint = faint_share(paper_normalised(gray), binary, dpi)
+    faint = faint_share(norm, binary, dpi)
     if faint >= FAINT_SHARE:
         return ImageDecision("grey-jpeg", f"faint strokes binarisation would lose ({faint:.0%} of the ink): grey JPEG"), None
+    soft = mid_tone_share(norm)
+    if soft >= SOFT_INK_SHARE:
+        return ImageDecision("grey-jpeg", f"soft grey strokes ({soft:.0%} of the ink in mid tones): binarising would roughen the text: grey JPEG"), None
     return ImageDecision("bitonal-g4", "clean black-on-white text: bitonal CCITT G4"), binary
 
 
