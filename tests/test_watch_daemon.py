@@ -297,3 +297,25 @@ def test_inputs_are_copied_and_verified_when_hot_and_output_are_on_different_dis
         assert_exactly_once(hot, tmp_path / "out", made)
     finally:
         shutil.rmtree(hot, ignore_errors=True)
+
+
+def test_a_job_still_running_after_the_grace_period_is_released_and_resumed_at_the_next_start(folders):
+    hot, out = folders
+    proc = start(hot, out, "--stable", "0.2", "--grace", "0.5", env={"DOSSIER_WATCH_CHECKSUM_DELAY": "5"})
+    try:
+        wait_started(out, proc)
+        made = drop(hot, 1, prefix="long")
+        deadline = time.time() + 10
+        while not any((hot / ".dossier-watch" / "processing").iterdir()) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert "released 1" in proc.stderr.read()
+    assert len(list((hot / ".dossier-watch" / "processing").iterdir())) == 1  # kept in hand, not lost, not back in HOT
+    db = sqlite3.connect(out / ".dossier-watch" / "state.sqlite3")
+    assert db.execute("SELECT state, attempts FROM jobs").fetchall() == [("claimed", 0)]  # a clean stop is no failed attempt
+    assert once(hot, out, "--stable", "0.2").returncode == 0
+    assert_exactly_once(hot, out, made)

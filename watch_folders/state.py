@@ -155,7 +155,7 @@ class StateStore:
                 (sha256, job_id),
             ).fetchone()
             cur.execute(
-                "UPDATE jobs SET state = 'claimed', sha256 = ?, size = ?, claimed = ?, duplicate_of = ? WHERE id = ?",
+                "UPDATE jobs SET state = CASE state WHEN 'claiming' THEN 'claimed' ELSE state END, sha256 = ?, size = ?, claimed = ?, duplicate_of = ? WHERE id = ?",
                 (sha256, size, time.time(), dup[0] if dup else None, job_id),
             )
         return JobRow(*dup) if dup else None
