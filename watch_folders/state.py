@@ -151,7 +151,7 @@ class StateStore:
         """
         with self._tx() as cur:
             dup = cur.execute(
-                f"SELECT {COLUMNS} FROM jobs WHERE sha256 = ? AND id != ? AND (state IN ('claimed', 'running', 'placed') OR (state = 'done' AND duplicate_of IS NULL)) ORDER BY claimed LIMIT 1",
+                f"SELECT {COLUMNS} FROM jobs WHERE sha256 = ? AND id != ? AND duplicate_of IS NULL AND state IN ('claimed', 'running', 'placed', 'done') ORDER BY claimed LIMIT 1",
                 (sha256, job_id),
             ).fetchone()
             cur.execute(
