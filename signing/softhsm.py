@@ -52,18 +52,18 @@ def import_key(token: str, label: str, key_pem: Path, cert_der: bytes, pin: str,
 
 
 def write_cert(token_label: str, label: str, cert_der: bytes, pin: str, key_id: str) -> None:
-    import pkcs11
-    from pkcs11 import Attribute, CertificateType, ObjectClass
+    """Store a certificate object with opensc's pkcs11-tool, in its own process: a PKCS#11 module
+    initialised in this process keeps its own view of the token store, so writes go elsewhere."""
+    import tempfile
 
-    lib = pkcs11.lib(SOFTHSM_MODULE)
-    token = lib.get_token(token_label=token_label)
-    with token.open(rw=True, user_pin=pin) as session:
-        from asn1crypto import x509
-
-        cert = x509.Certificate.load(cert_der)
-        session.create_object({
-            Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-            Attribute.TOKEN: True, Attribute.LABEL: label, Attribute.ID: bytes.fromhex(key_id),
-            Attribute.SUBJECT: cert.subject.dump(), Attribute.ISSUER: cert.issuer.dump(),
-            Attribute.SERIAL_NUMBER: cert.serial_number.to_bytes(20, "big").lstrip(b"\0") or b"\0",
-            Attribute.VALUE: cert_der})
+    tool = shutil.which("pkcs11-tool")
+    if tool is None:
+        raise MissingDependencyError("pkcs11-tool is not installed", hint="apt-get install opensc")
+    with tempfile.NamedTemporaryFile(suffix=".der") as f:
+        f.write(cert_der)
+        f.flush()
+        res = subprocess.run([tool, "--module", SOFTHSM_MODULE, "--token-label", token_label, "--login", "--pin", pin,
+                              "--write-object", f.name, "--type", "cert", "--id", key_id, "--label", label],
+                             capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise DossierError(f"pkcs11-tool could not store certificate {label}: {res.stderr.strip()}", hint="check the token")

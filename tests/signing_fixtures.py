@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def run_dossier(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full = {**os.environ, "DOSSIER_PIN": PIN, **(env or {})}
+    full = {**os.environ, "DOSSIER_PIN": PIN, "COLUMNS": "400", **(env or {})}  # no wrapped messages
     return subprocess.run([*DOSSIER, *args], capture_output=True, text=True, cwd=cwd, env=full, timeout=300, check=False)
 
 
