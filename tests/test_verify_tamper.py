@@ -147,3 +147,30 @@ def test_any_single_byte_change_is_never_reported_valid(signed, trust, tmp_path_
     if start <= i <= end:
         return
     assert not rep.ok, f"byte {i} changed and the file still verifies"
+
+
+def _volume_with(original: bytes, transcript: Path, out: Path, pki, trust) -> Path:  # type: ignore[no-untyped-def]
+    """A sealed file carrying ``original`` as a PDF/A-3 associated file (a dossier volume's shape)."""
+    from datetime import datetime
+
+    from dossier_station.signing.keys import load_pkcs12
+    from dossier_station.signing.pades import SignRequest, sign_file, trust_from_signer
+    from dossier_station.signing.prepare import prepare
+
+    vol = prepare(transcript.read_bytes(), marks=[], mark_image=None, when=datetime.now().astimezone(),
+                  attachment=("signed-transcript.pdf", original, "application/pdf", "signed original"))
+    src = out.with_suffix(".unsigned.pdf")
+    src.write_bytes(vol)
+    s = load_pkcs12(pki.p12("seal"), "1234")
+    sign_file(src, out, s, SignRequest(level="B-T", tsa_url=pki.tsa_url), trust_from_signer(s, trust.roots))
+    return out
+
+
+def test_signed_original_attached_to_a_volume_is_verified_too(signed, transcript, pki_server, trust, tmp_path) -> None:
+    good = verify(_volume_with(signed.read_bytes(), transcript, tmp_path / "vol.pdf", pki_server, trust), trust)
+    assert good.ok, good.problems
+    assert len(good.attached_originals) == 1 and good.attached_originals[0].ok
+    data = bytearray(signed.read_bytes())
+    data[data.index(b"stream", 2000) + 20] ^= 1  # the original was altered before it was attached
+    bad = verify(_volume_with(bytes(data), transcript, tmp_path / "vol2.pdf", pki_server, trust), trust)
+    assert not bad.ok and any("attached signed original" in p for p in bad.problems)
