@@ -110,6 +110,8 @@ def _run(jobs: list[SealJob], ref: KeyRef, pin: str, req: SignRequest, trust: Tr
         return
     import multiprocessing
 
+    if ref.kind == "pkcs12":
+        _preload()
     # fork is cheap, but a PKCS#11 module initialised in the parent must not be inherited
     fork_ok = hasattr(os, "fork") and ref.kind == "pkcs12"
     ctx = multiprocessing.get_context("fork" if fork_ok else "spawn")
@@ -118,6 +120,18 @@ def _run(jobs: list[SealJob], ref: KeyRef, pin: str, req: SignRequest, trust: Tr
         futures = [pool.submit(_seal_one, job) for job in jobs]
         for fut in as_completed(futures):
             yield fut.result()
+
+
+def _preload() -> None:
+    """Import the signing stack once in the parent: forked workers inherit it instead of each
+    paying ~1 s of imports (a visible share of a 24-file batch)."""
+    import aiohttp  # noqa: F401
+    import pikepdf.pdfa  # noqa: F401
+    from pyhanko.pdf_utils import images, incremental_writer  # noqa: F401
+    from pyhanko.sign import fields, signers, timestamps  # noqa: F401
+    from pyhanko.stamp import StaticStampStyle  # noqa: F401
+    from pyhanko_certvalidator import ValidationContext  # noqa: F401
+    from pyhanko_certvalidator.fetchers import aiohttp_fetchers  # noqa: F401
 
 
 def _portable(trust: Trust) -> Any:
