@@ -192,12 +192,20 @@ class Journal:
             with self._guard("open"):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
-                for statement in SCHEMA:
-                    self._db.execute(statement)
-                have = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
-                for name, decl in V2_COLUMNS:
-                    if name not in have:
-                        self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
+                # One write transaction for the schema and its upgrade: two processes opening a
+                # new (or v1) journal at once must not both try to add the same column.
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in SCHEMA:
+                        self._db.execute(statement)
+                    have = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
+                    for name, decl in V2_COLUMNS:
+                        if name not in have:
+                            self._db.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
         except BaseException:
             self._db.close()
             raise
