@@ -64,7 +64,7 @@ def page_executor(profile: Any, broker: str | None = None, fallback: str | None 
         return None
     import time
 
-    from dossier_station.station.cluster.config import ClusterError, ping_broker, worker_key
+    from dossier_station.station.cluster.config import ClusterError, any_worker, ping_broker
     from dossier_station.station.cluster.dispatch import ClusterExecutor
     from dossier_station.station.cluster.transport import shared_from_env
 
@@ -72,7 +72,7 @@ def page_executor(profile: Any, broker: str | None = None, fallback: str | None 
         shared_from_env(settings.shared)
         client = ping_broker(settings.broker)
         deadline = time.monotonic() + settings.no_worker_wait
-        while not client.keys(worker_key("*")):
+        while not any_worker(client):
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"no dossier worker is listening on {settings.safe_broker}",

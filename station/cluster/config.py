@@ -162,6 +162,11 @@ def worker_key(hostname: str) -> str:
     return f"{PREFIX}worker:{hostname}"
 
 
+def any_worker(client: Any) -> bool:
+    """Is any worker heartbeating? (SCAN, not KEYS: a centre's Redis holds many keys.)"""
+    return next(iter(client.scan_iter(match=worker_key("*"), count=500)), None) is not None
+
+
 def build_key(build_id: str) -> str:
     return f"{PREFIX}build:{build_id}"
 

@@ -32,6 +32,7 @@ from dossier_station.station.cluster.config import (
     HEARTBEAT_TTL,
     ClusterError,
     ClusterSettings,
+    any_worker,
     build_key,
     done_list,
     held_hash,
@@ -239,7 +240,7 @@ class ClusterExecutor:
                 continue
             self.client.hdel(held_hash(bid), page.task["result_key"])
             self._resend(page, why)
-        return bool(alive) or bool(self.client.keys(worker_key("*")))
+        return bool(alive) or any_worker(self.client)
 
     def _run_id(self) -> str:
         return str(self.client.info("server").get("run_id"))
