@@ -104,12 +104,33 @@ def _name(cert: Any) -> str:
     return n.get("common_name") or cert.subject.human_friendly
 
 
-async def _check_signature(sig: Any, trust: Trust, data: bytes) -> SignatureReport:
+def _dss_context(dss: Any, trust: Trust, moment: Any = None):  # type: ignore[no-untyped-def]
+    """A validation context from the file's own DSS (no network), at ``moment`` if given."""
+    return dss.as_validation_context({"trust_roots": trust.roots, "other_certs": trust.others, "allow_fetching": False,
+                                      "revocation_mode": "hard-fail", "moment": moment, "retroactive_revinfo": True})
+
+
+async def _offline(sig: Any, trust: Trust, dss: Any, moment: Any):  # type: ignore[no-untyped-def]
+    """B-LT/B-LTA without the network: the revocation data the file carries, at the proven signing time."""
+    from pyhanko.sign.validation import async_validate_pdf_signature
+
+    try:
+        st = await async_validate_pdf_signature(sig, signer_validation_context=_dss_context(dss, trust, moment))
+    except Exception:
+        return None
+    return st if st.bottom_line else None
+
+
+async def _check_signature(sig: Any, trust: Trust, data: bytes, dss: Any = None) -> SignatureReport:
     from pyhanko.sign.validation.ades import ades_lta_validation
 
-    rep = SignatureReport(field=sig.field_name, kind="signature")
-    cert = sig.signer_cert
-    rep.signer, rep.issuer = _name(cert), (cert.issuer.native.get("common_name", "") if cert else "")
+    rep = SignatureReport(field=str(sig.field_name), kind="signature")
+    try:
+        cert = sig.signer_cert
+        rep.signer, rep.issuer = _name(cert), (cert.issuer.native.get("common_name", "") if cert else "")
+    except Exception as exc:  # the CMS container itself is damaged
+        rep.problems.append(f"the signature container is damaged ({type(exc).__name__})")
+        return rep
     try:
         res = await ades_lta_validation(sig, _spec(trust))
     except Exception as exc:  # a malformed signature must be reported, not crash the verifier
@@ -120,12 +141,20 @@ async def _check_signature(sig: Any, trust: Trust, data: bytes) -> SignatureRepo
     if st is None:
         rep.problems.append(res.failure_msg or "no validation result")
         return rep
+    embedded = False
+    if not st.bottom_line and dss is not None:  # e.g. offline: use the evidence the file carries
+        moment = st.timestamp_validity.timestamp if st.timestamp_validity is not None else None
+        alt = await _offline(sig, trust, dss, moment)
+        if alt is not None:
+            st, embedded = alt, True
     rep.intact, rep.valid, rep.trusted, rep.revoked = bool(st.intact), bool(st.valid), bool(st.trusted), bool(st.revoked)
     rep.coverage = st.coverage.name if st.coverage else ""
     rep.modifications = MOD_WORDS.get(st.modification_level.name, st.modification_level.name) if st.modification_level else ""
     ts = st.timestamp_validity
     if ts is not None:
         rep.signing_time, rep.time_source = ts.timestamp.isoformat(timespec="seconds"), "signature timestamp (RFC 3161)"
+        if embedded:
+            rep.time_source += "; certificates checked at that time with the revocation data embedded in the file"
         if not (ts.intact and ts.valid and ts.trusted):
             rep.problems.append("the signature timestamp is not valid or not trusted")
     elif st.signer_reported_dt is not None:
@@ -140,7 +169,11 @@ async def _check_signature(sig: Any, trust: Trust, data: bytes) -> SignatureRepo
         rep.problems.append("the signer's certificate does not chain to a trusted root or its status is unknown")
     if st.modification_level and st.modification_level.name == "OTHER" or not st.docmdp_ok:
         rep.problems.append("the document was changed after this signature in a way signatures do not allow")
-    binding = read_binding(cert) if cert is not None else None
+    try:
+        binding = read_binding(cert) if cert is not None else None
+    except Exception:  # an EventBinding that does not parse is a damaged event certificate
+        binding = None
+        rep.problems.append("the event certificate's binding extension is damaged")
     if binding is not None:
         prefix = data[: binding["content_length"]]
         binding["content_matches"] = hashlib.sha256(prefix).hexdigest() == binding["content_sha256"]
@@ -153,16 +186,23 @@ async def _check_signature(sig: Any, trust: Trust, data: bytes) -> SignatureRepo
     return rep
 
 
-async def _check_timestamp(ts: Any, trust: Trust) -> SignatureReport:
+async def _check_timestamp(ts: Any, trust: Trust, dss: Any = None) -> SignatureReport:
     from pyhanko.sign.validation import async_validate_pdf_timestamp
 
-    rep = SignatureReport(field=ts.field_name, kind="document timestamp")
+    rep = SignatureReport(field=str(ts.field_name), kind="document timestamp")
     try:
         st = await async_validate_pdf_timestamp(ts, validation_context=trust.context(fetch=True))
+        if not st.trusted and dss is not None:  # offline: the TSA's status from the file's DSS
+            alt = await async_validate_pdf_timestamp(ts, validation_context=_dss_context(dss, trust))
+            st = alt if alt.trusted else st
     except Exception as exc:
         rep.problems.append(f"cannot be validated: {exc}")
         return rep
-    rep.signer = _name(ts.signer_cert)
+    try:
+        rep.signer = _name(ts.signer_cert)
+    except Exception:
+        rep.problems.append("the timestamp container is damaged")
+        return rep
     rep.intact, rep.valid, rep.trusted = bool(st.intact), bool(st.valid), bool(st.trusted)
     rep.signing_time, rep.time_source = st.timestamp.isoformat(timespec="seconds"), "document timestamp"
     rep.coverage = st.coverage.name if getattr(st, "coverage", None) else ""
@@ -204,11 +244,12 @@ async def verify_bytes(data: bytes, name: str, trust: Trust, *, depth: int = 0) 
         sigs, stamps = list(reader.embedded_regular_signatures), list(reader.embedded_timestamp_signatures)
     except Exception as exc:
         raise InputFileError(f"{name}: the PDF's signature structure is broken ({exc})", hint="the file was damaged or altered") from None
+    dss = _read_dss(reader)
     async with Services(trust):
         for sig in sigs:
-            rep.signatures.append(await _check_signature(sig, trust, data))
+            rep.signatures.append(await _check_signature(sig, trust, data, dss))
         for ts in stamps:
-            rep.signatures.append(await _check_timestamp(ts, trust))
+            rep.signatures.append(await _check_timestamp(ts, trust, dss))
     if not sigs:
         rep.problems.append("the file carries no signature")
     if rep.pdfa_violations:
@@ -232,6 +273,15 @@ async def verify_bytes(data: bytes, name: str, trust: Trust, *, depth: int = 0) 
                     rep.problems.append(f"attached signed original {key} does not verify")
     rep.ok = not rep.problems and all(s.ok for s in rep.signatures)
     return rep
+
+
+def _read_dss(reader: Any):  # type: ignore[no-untyped-def]
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    try:
+        return DocumentSecurityStore.read_dss(reader)
+    except Exception:  # no DSS (B-B/B-T) or an unreadable one: validation goes online
+        return None
 
 
 def verify_file(path: Path, trust: Trust) -> FileReport:

@@ -174,3 +174,31 @@ def test_signed_original_attached_to_a_volume_is_verified_too(signed, transcript
     data[data.index(b"stream", 2000) + 20] ^= 1  # the original was altered before it was attached
     bad = verify(_volume_with(bytes(data), transcript, tmp_path / "vol2.pdf", pki_server, trust), trust)
     assert not bad.ok and any("attached signed original" in p for p in bad.problems)
+
+
+def test_lta_file_verifies_with_its_pki_offline_and_a_b_t_file_does_not(transcript, tmp_path) -> None:
+    """Long-term validity: B-LTA carries its revocation evidence; B-T needs the OCSP/CRL service."""
+    from signing_fixtures import free_port
+
+    from dossier_station.signing.keys import load_pkcs12
+    from dossier_station.signing.pades import (
+        SignRequest,
+        Trust,
+        load_certs,
+        sign_file,
+        trust_from_signer,
+    )
+    from dossier_station.signing.pki import init_pki
+    from dossier_station.signing.pki_serve import BackgroundPki
+
+    pki = init_pki(tmp_path / "pki", free_port())
+    with BackgroundPki(pki.root):  # the services answer only while signing
+        s = load_pkcs12(pki.p12("seal"), "1234")
+        for level in ("B-T", "B-LTA"):
+            sign_file(transcript, tmp_path / f"{level}.pdf", s, SignRequest(level=level, tsa_url=pki.tsa_url),
+                      trust_from_signer(s, load_certs(pki.root / "root.pem")))
+    offline = Trust(roots=load_certs(pki.root / "root.pem"))
+    lta = verify(tmp_path / "B-LTA.pdf", offline)
+    assert lta.ok, [p for s in lta.signatures for p in s.problems]
+    assert "embedded in the file" in lta.signatures[0].time_source
+    assert not verify(tmp_path / "B-T.pdf", offline).ok  # its status cannot be known offline: not claimed valid
