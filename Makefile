@@ -7,7 +7,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-osd tesseract-
 	poppler-utils qpdf fonts-arphic-uming icc-profiles-free libsane1 sane-utils libgl1 libglib2.0-0 \
 	default-jre-headless libpdfbox2-java libcommons-logging-java libactivation-java libjaxb-api-java \
 	jbig2dec fontconfig fonts-hanazono fonts-noto-cjk softhsm2 opensc libnss3-tools redis-server chromium \
-	ghostscript
+	ghostscript pngquant
 DEMO_OUT ?= demo-out
 
 .PHONY: install system-deps demo test lint bench clean

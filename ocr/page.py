@@ -111,10 +111,12 @@ def _read_upright(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: 
             skew_only = np.array([[-1.0, 0, wq], [0, -1.0, hq], [0, 0, 1]]) @ skew_only
         lines = _map_lines(turned.lines, skew_only)
         reading = Reading(lines, turned.flipped, turned.score_as_is, turned.score_flipped)
-        evidence = (
-            f"line detector: {turned.axis_share:.0%} of line length along the chosen axis, {turned.axes_read} axis read; "
-            f"sample read {turned.score_as_is:.2f} as is, {turned.score_flipped:.2f} turned 180°"
+        up_down = (
+            f"lines read with confidence {turned.score_as_is:.2f} as they are (180° not tried)"
+            if turned.score_flipped == 0.0 and not turned.flipped
+            else f"sample read {turned.score_as_is:.2f} as is, {turned.score_flipped:.2f} turned 180°"
         )
+        evidence = f"line detector: {turned.axis_share:.0%} of line length along the chosen axis, {turned.axes_read} axis read; {up_down}"
         return q, geo.skew_deg, geo.confidence, a, reading, wq, hq, evidence
     quarter, ratio = line_axis(gray)
     candidates = [quarter]
