@@ -263,7 +263,7 @@ def load_page(src: PageSource) -> LoadedPage:
         from dossier_station.ocr.pdf_pages import load_pdf_page
 
         r = load_pdf_page(src.path, src.index, MAX_PIXELS)
-        return LoadedPage(r.image, r.dpi, r.jpeg_bytes, "", r.how, r.text, r.text_lines)
+        return LoadedPage(r.image, r.dpi, r.jpeg_bytes, r.note, r.how, r.text, r.text_lines)
     try:
         im = Image.open(src.path)
         if src.kind == "tiff":

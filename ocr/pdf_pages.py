@@ -39,6 +39,28 @@ class PdfPageRaster:
     how: str  # "extracted" (the one image, as stored) or "rendered at N dpi"
     text: str  # visible text the page already carries ("" for a scan)
     text_lines: list[tuple[str, float, float, float, float]] | None = None  # born digital: (text, x0, y0, x1, y1) in raster px
+    note: str = ""  # how the resolution was taken when the page's units are not points (/UserUnit)
+
+
+def _user_unit(path: Path, index: int) -> float:
+    """The page's /UserUnit (PDF 1.6: one unit = N/72 inch); pdfium ignores it, so we read it."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(path) as pdf:
+            unit = pdf.pages[index].obj.get("/UserUnit")
+            value = float(unit) if unit is not None else 1.0
+    except Exception:  # noqa: BLE001 - a damaged entry: units taken as points, and said so below
+        return 1.0
+    return value if 0.01 <= value <= 1000 else 1.0
+
+
+def _with_user_unit(r: PdfPageRaster, unit: float) -> PdfPageRaster:
+    if unit == 1.0:
+        return r
+    r.dpi = round(r.dpi / unit, 2)
+    r.note = f"PDF /UserUnit {unit:g}: the page is {unit:g}× its size in points, so its pixels are {r.dpi:g} per real inch"
+    return r
 
 
 def _fail(path: Path, index: int, what: str, hint: str = "obtain an intact copy of the file, or rescan the paper") -> InputFileError:
@@ -62,6 +84,10 @@ def _visible_text(page, raw) -> str:  # type: ignore[no-untyped-def]
 
 
 def load_pdf_page(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
+    return _with_user_unit(_load(path, index, max_pixels), _user_unit(path, index))
+
+
+def _load(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 

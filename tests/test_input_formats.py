@@ -37,6 +37,7 @@ def test_multipage_tiff_and_scanned_pdf_become_numbered_pages(tmp_path, sample_d
 # --- scanned PDFs as real scanners and scanning software write them -------------------------
 
 import os  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -136,6 +137,17 @@ def test_jbig2_stream_made_here_is_valid_for_jbig2dec(tmp_path, sample_dir):
     assert np.array_equal(decoded, original)
 
 
+def test_pdf_user_unit_is_applied_and_said(tmp_path, sample_dir):
+    import pikepdf
+
+    path = pdf_makers.rotated_pdf(Image.open(sample_dir / "dev_002.jpg").reduce(2), tmp_path / "uu.pdf", rotate=0, dpi=300)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        pdf.pages[0].obj.UserUnit = 2.0  # each unit is 2/72 inch: the page is twice its point size
+        pdf.save(path)
+    loaded = load_page(scan_inputs([path])[0])
+    assert abs(loaded.dpi - 150) < 2 and "/UserUnit 2" in loaded.dpi_note
+
+
 # --- images that are not pages, or not readable -----------------------------------------------
 
 def test_one_pixel_image_is_a_clear_error(tmp_path):
@@ -212,3 +224,48 @@ def test_a_600_dpi_page_is_read_at_300_dpi_and_stored_whole(tmp_path, sample_dir
     assert (out.spec.image.width, out.spec.image.height) == big.size
     assert abs(out.spec.width_pt - big.width * 72 / 600) < 0.02 * out.spec.width_pt  # A4 wide, not twice that
     assert cer(ground_truth["dev_002.jpg"]["text"], out.text) <= 0.05
+
+
+# --- any bytes: a page or a clear error, never a traceback -----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _small_inputs(tmp: Path) -> dict[str, bytes]:
+    import io
+
+    page = Image.new("L", (300, 420), 255)
+    for y in range(60, 380, 30):
+        page.paste(0, (40, y, 260, y + 8))
+    out = {}
+    for fmt, suffix in (("PNG", ".png"), ("JPEG", ".jpg"), ("TIFF", ".tif")):
+        buf = io.BytesIO()
+        page.save(buf, fmt)
+        out[suffix] = buf.getvalue()
+    out[".pdf"] = pdf_makers.jbig2_pdf(page.convert("1"), tmp / "seed.pdf", dpi=50).read_bytes()
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damage_to_a_page_file_gives_a_page_or_a_clear_error(tmp_path, data):
+    seeds = _small_inputs(tmp_path)
+    suffix = data.draw(st.sampled_from(sorted(seeds)))
+    raw = bytearray(seeds[suffix])
+    how = data.draw(st.sampled_from(["truncate", "flip", "garbage"]))
+    if how == "truncate":
+        raw = raw[: data.draw(st.integers(1, len(raw) - 1))]
+    elif how == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            i = data.draw(st.integers(0, len(raw) - 1))
+            raw[i] = data.draw(st.integers(0, 255))
+    else:
+        raw = bytearray(data.draw(st.binary(min_size=1, max_size=2000)))
+    path = tmp_path / f"page{suffix}"
+    path.write_bytes(bytes(raw))
+    try:
+        for src in scan_inputs([path]):
+            load_page(src)
+    except InputFileError as exc:
+        assert str(path) in str(exc)
