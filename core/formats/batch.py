@@ -12,7 +12,6 @@ known name, so a misspelt key is never silently ignored).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -20,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from dossier_station.core.errors import InputFileError
+from dossier_station.core.formats.reading import decode_json_object, read_bounded
 from dossier_station.core.formats.validation import STRICT, raise_for
 
 BATCH_FORMAT = "dossier-batch/1"
@@ -144,16 +144,7 @@ def _page_label(raw: Any) -> Any:
 def parse_batch_bytes(data: bytes, name: str) -> tuple[BatchManifest, dict[str, Any]]:
     """Validate batch.json's bytes: the model and the raw dict (kept for the writer's round trip)."""
     hint = "restore batch.json (or rescan the batch); see docs/schemas/batch.schema.json"
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{name}: not UTF-8 (byte {exc.start})", hint=hint) from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}) — cut short or edited?", hint=hint) from None
-    except RecursionError:
-        raise InputFileError(f"{name}: nested too deeply to be a batch manifest", hint=hint) from None
-    if not isinstance(raw, dict):
-        raise InputFileError(f"{name}: a batch manifest is a JSON object, not a {type(raw).__name__}", hint=hint)
+    raw = decode_json_object(data, name, "a batch manifest", hint)
     if raw.get("format") != BATCH_FORMAT and "format" in raw:
         raise InputFileError(f"{name}: format {raw.get('format')!r} is not {BATCH_FORMAT}", hint="read it with the dossier-station version that wrote it")
     try:
@@ -165,13 +156,8 @@ def parse_batch_bytes(data: bytes, name: str) -> tuple[BatchManifest, dict[str, 
 def read_batch_manifest(folder: Path) -> tuple[BatchManifest, dict[str, Any]]:
     """Read ``<folder>/batch.json``; a missing, unreadable or invalid one is an InputFileError."""
     path = Path(folder) / "batch.json"
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_MANIFEST_BYTES + 1)
-    except FileNotFoundError:
-        raise InputFileError(f"{folder}: no batch.json — not a batch folder", hint="start a batch with: dossier scan --batch DIR") from None
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}", hint="check the folder and its permissions") from None
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise InputFileError(f"{path}: over {MAX_MANIFEST_BYTES // 2**20} MiB — not a batch manifest", hint="check the folder")
+    data = read_bounded(
+        path, MAX_MANIFEST_BYTES, "a batch manifest",
+        missing=f"{folder}: no batch.json — not a batch folder", missing_hint="start a batch with: dossier scan --batch DIR",
+    )
     return parse_batch_bytes(data, str(path))

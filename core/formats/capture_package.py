@@ -11,7 +11,6 @@ also checks that every part on disk has the size and hash its manifest names.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from dossier_station.core.errors import InputFileError
+from dossier_station.core.formats.reading import decode_json_object
 from dossier_station.core.formats.validation import STRICT, raise_for
 
 PACKAGE_FORMAT = "dossier-signature-capture/1"
@@ -99,16 +99,7 @@ class CaptureManifest(BaseModel):
 def parse_capture_manifest(data: bytes, name: str = "manifest.json") -> CaptureManifest:
     """Validate manifest.json bytes; a later major version is refused by name."""
     hint = "it is not a capture package written by dossier capture-signature (docs/capture-package.md)"
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{name}: not UTF-8 (byte {exc.start})", hint=hint) from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})", hint=hint) from None
-    except RecursionError:
-        raise InputFileError(f"{name}: nested too deeply to be a manifest", hint=hint) from None
-    if not isinstance(raw, dict):
-        raise InputFileError(f"{name}: a manifest is a JSON object, not a {type(raw).__name__}", hint=hint)
+    raw = decode_json_object(data, name, "a manifest", hint)
     fmt = raw.get("format")
     if isinstance(fmt, str) and fmt.startswith("dossier-signature-capture/") and fmt != PACKAGE_FORMAT:
         raise InputFileError(f"{name}: format {fmt} is newer than this station reads ({PACKAGE_FORMAT})", hint="update dossier-station to read it")

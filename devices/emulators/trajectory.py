@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from dossier_station.core.errors import InputFileError
+from dossier_station.core.formats.reading import decode_json_object, read_bounded
 from dossier_station.core.formats.validation import STRICT, raise_for
 
 TRAJECTORY_FORMAT = "dossier-pen-trajectory/1"
@@ -130,16 +131,7 @@ def _point_label(loc: tuple[object, ...]) -> str | None:
 def parse_trajectory(data: bytes, name: str) -> Trajectory:
     """A trajectory from JSON bytes; anything else is an InputFileError naming the file and field."""
     hint = f"give a {TRAJECTORY_FORMAT} JSON file (run python -m dossier_station.devices.emulators.trajectory for an example)"
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{name}: not UTF-8 (byte {exc.start})", hint=hint) from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno})", hint=hint) from None
-    except RecursionError:
-        raise InputFileError(f"{name}: nested too deeply to be a trajectory", hint=hint) from None
-    if not isinstance(raw, dict):
-        raise InputFileError(f"{name}: a trajectory is a JSON object, not a {type(raw).__name__}", hint=hint)
+    decode_json_object(data, name, "a trajectory", hint)
     try:  # JSON mode: a point is a JSON array, read as the typed tuple
         doc = TrajectoryFile.model_validate_json(data)
     except ValidationError as exc:
@@ -150,15 +142,7 @@ def parse_trajectory(data: bytes, name: str) -> Trajectory:
 
 def load_trajectory(path: str | Path | None = None) -> Trajectory:
     p = Path(path or DEFAULT_TRAJECTORY)
-    try:
-        with p.open("rb") as f:
-            data = f.read(MAX_TRAJECTORY_BYTES + 1)
-    except IsADirectoryError:
-        raise InputFileError(f"{p}: is a folder, not a trajectory file", hint="give the trajectory's JSON file") from None
-    except OSError as exc:
-        raise InputFileError(f"{p}: cannot read: {exc.strerror or exc}", hint="check the path") from None
-    if len(data) > MAX_TRAJECTORY_BYTES:
-        raise InputFileError(f"{p}: too large to be a trajectory", hint="check the file")
+    data = read_bounded(p, MAX_TRAJECTORY_BYTES, "a trajectory file")
     return parse_trajectory(data, str(p))
 
 
