@@ -106,3 +106,34 @@ def test_the_default_engine_loads_and_reads_with_no_network(monkeypatch, sample_
     reading = engine.read_any_way(page, 300)
     assert reading.quarter == 0 and not reading.flipped
     assert any("人民法院" in ln.text for ln, _ in reading.lines)
+
+
+@pytest.mark.parametrize("turn", TURNS)
+def test_a_sparse_form_with_little_text_is_turned_upright(turn):
+    """A 送达回证: a title, a ruled table and a few words — little text for any evidence."""
+    from PIL import ImageDraw, ImageFont
+
+    from dossier_station.ocr.engines.rapid import RapidOcrEngine
+
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 56)
+    title = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc", 90)
+    im = Image.new("L", (2480, 3508), 250)
+    draw = ImageDraw.Draw(im)
+    draw.text((900, 300), "送达回证", font=title, fill=20)
+    for i, label in enumerate(["案由", "受送达人", "送达地点", "送达文书名称", "送达人", "备注"]):
+        y = 600 + i * 260
+        draw.rectangle((250, y, 2230, y + 260), outline=30, width=4)
+        draw.line((800, y, 800, y + 260), fill=30, width=4)
+        draw.text((290, y + 95), label, font=font, fill=25)
+    reading = _engine(RapidOcrEngine).read_any_way(np.asarray(im.rotate(turn, expand=True)), 300)
+    assert (reading.quarter + 180 * reading.flipped) % 360 == turn
+    assert "送达回证" in [ln.text for ln, _ in reading.lines]
+
+
+_ENGINES: dict[type, object] = {}
+
+
+def _engine(cls):  # type: ignore[no-untyped-def]
+    if cls not in _ENGINES:
+        _ENGINES[cls] = cls()
+    return _ENGINES[cls]
