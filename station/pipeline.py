@@ -17,11 +17,13 @@ from typing import Any
 
 from dossier_station.core import __version__
 from dossier_station.core.errors import BadArgsError, CaseFileError, InputFileError
+from dossier_station.core.files import sha256_bytes
 from dossier_station.core.profile import Profile, check_keys
 from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs, skipped_inputs
 from dossier_station.ocr.page import PageOutcome
 from dossier_station.station.custody import after_build, custody_manifest, volume_attachments
 from dossier_station.station.pages import default_jobs, process_pages
+from dossier_station.station.signed_originals import for_volume, signed_originals
 
 CASE_SUFFIXES = {".toml", ".json"}
 OUTPUT_KEYS = {"engine", "jobs", "pdfa", "max_pages", "attach", "images"}
@@ -191,6 +193,8 @@ def build_dossier(
         stem = _safe_name(case_model.fields.case_number or case_model.fields.case_name or resolved.label)
         report = _report(case_model, resolved, outcomes, opts, jobs)
         attachments = []
+        originals = signed_originals(resolved.sources) if opts.attach and opts.pdfa != "1b" else {}
+        report["signed_originals"] = [{"file": Path(k).name, "attachment": a.name, "sha256": sha256_bytes(a.data)} for k, a in originals.items()]
         if opts.attach:
             if resolved.case_path:
                 attachments.append(Attachment(resolved.case_path.name, resolved.case_path.read_bytes(), "application/toml" if resolved.case_path.suffix == ".toml" else "application/json", "案件描述 case description", "/Source"))
@@ -204,7 +208,7 @@ def build_dossier(
         for n, vol in enumerate(volumes, start=1):
             name = f"{stem}.pdf" if len(volumes) == 1 else f"{stem}-第{n}卷.pdf"
             blanks = sum(row_blanks.pop(row.seq, 0) for row, _ in vol)  # counted in a row's first volume
-            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=volume_attachments(attachments, n),
+            result = write_volume(case_model, vol, n, len(volumes), out_dir / name, pdfa=pdfa, attachments=volume_attachments(attachments, n) + for_volume(originals, vol),
                                   blank_pages=blanks, output=session.output(out_dir / name), work_dir=work)
             paths.append(result.path)
             results.append(result)
