@@ -162,6 +162,7 @@ def build_dossier(
     options: BuildOptions | None = None,
     on_page: Callable[[PageOutcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_volume: Callable[[int, int, Path], None] | None = None,
 ) -> BuildResult:
     profile = profile or Profile()
     opts = options or BuildOptions.from_profile(profile)
@@ -212,6 +213,8 @@ def build_dossier(
                                   blank_pages=blanks, output=session.output(out_dir / name), work_dir=work)
             paths.append(result.path)
             results.append(result)
+            if on_volume:  # volume n of N written (the UI shows 卷 n / N)
+                on_volume(n, len(volumes), result.path)
         elapsed = time.perf_counter() - started
         report["volumes"] = [
             {
