@@ -28,10 +28,12 @@ class JobState:
     done: int = 0
     total: int | None = None
     result: dict[str, Any] = field(default_factory=dict)
+    volume: int = 0  # build: volumes written so far, of ``volumes`` (卷 n / N)
+    volumes: int | None = None
 
     def event(self) -> dict[str, Any]:
         return {"type": "job", "kind": self.kind, "state": self.state, "message": self.message, "done": self.done,
-                "total": self.total, "result": self.result}
+                "total": self.total, "result": self.result, "volume": self.volume, "volumes": self.volumes}
 
 
 class Jobs:

@@ -1,4 +1,4 @@
-"""The build screen: progress per page, then the volumes, the quality checks, the custody entries.
+"""The build screen: progress per page, then per volume (卷 n / N), then the volumes, the quality checks, the custody entries.
 
 Build calls ``station.pipeline.build_dossier`` on ``BATCH/case.toml`` — what
 ``dossier build BATCH/case.toml -o BATCH/out`` does — in a job thread; OCR runs in the
@@ -91,7 +91,12 @@ async def start_build(request: Request, batch_id: str) -> Response:
             st.done += 1
             jobs.progress(batch_id, st, phase="pages" if st.done < (st.total or 0) else "volumes", page=outcome.key, blank=outcome.blank)
 
-        result = build_dossier(batch.path / cat.CASE_NAME, None, batch.path / OUT, profile, options=options, on_page=on_page, on_start=on_start)
+        def on_volume(n: int, count: int, path: Any) -> None:
+            st.volume, st.volumes = n, count
+            jobs.progress(batch_id, st, phase="volumes", file=path.name)
+
+        result = build_dossier(batch.path / cat.CASE_NAME, None, batch.path / OUT, profile, options=options, on_page=on_page,
+                               on_start=on_start, on_volume=on_volume)
         with operator_journal(op.name) as journal:
             journal.record("ui-build", str(batch.manifest_path), None, operator=op.name, batch=batch_id,
                            volumes=[v["file"] for v in result.report["volumes"]])

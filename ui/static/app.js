@@ -64,7 +64,11 @@ function showJob(ev) {
   }
   const bp = $("#build-progress");
   if (bp && ev.kind === "build") {
-    if (ev.total) { bp.max = ev.total; bp.value = ev.done; $("#build-count").textContent = `${ev.done}/${ev.total}` + (ev.phase === "volumes" ? " · " + (t.writing || "") : ""); }
+    if (ev.total) {
+      bp.max = ev.total; bp.value = ev.done;
+      const vol = ev.volumes ? ` · ${t.vol || "卷"} ${ev.volume} / ${ev.volumes}` : (ev.phase === "volumes" ? " · " + (t.writing || "") : "");
+      $("#build-count").textContent = `${ev.done}/${ev.total}` + vol;
+    }
     const bs = $("#build-state"); const was = bs.dataset.state;
     bs.dataset.state = ev.state; bs.textContent = ev.message || "";
     if (ev.state === "done" && was === "running") location.reload();  // show volumes, checks, custody
