@@ -229,6 +229,7 @@ def main() -> None:
     ap.add_argument("--no-turned", action="store_true", help="the sample pages only, no turned copies")
     ap.add_argument("--big", action="store_true", help="also build one 35-Mpx page and report the tree's peak memory")
     ap.add_argument("--skip-compact", action="store_true", help="skip the --images compact run")
+    ap.add_argument("--skip-tesseract", action="store_true", help="skip the bare tesseract run")
     ap.add_argument("--png", action="store_true", help="feed every tool lossless PNG pages, as `dossier scan` writes them (image-policy figures)")
     ap.add_argument("--ocrmypdf-optimize", type=int, default=None, help="OCRmyPDF's -O level (the image-size goal is against -O2)")
     args = ap.parse_args()
@@ -247,7 +248,8 @@ def main() -> None:
             results.append(ours(pages, gts, work, args.jobs, "compact"))
         if not args.skip_ocrmypdf:
             results.append(ocrmypdf(pages, gts, work, args.jobs, args.ocrmypdf_optimize))
-        results.append(tesseract(pages, gts, work, args.jobs))
+        if not args.skip_tesseract:
+            results.append(tesseract(pages, gts, work, args.jobs))
         if args.big:
             big = big_page(work, args.jobs, args.pages / "dev_004.jpg")
     n = len(pages)

@@ -121,11 +121,10 @@ def scan(batch_dir: Path | None, resume_dir: Path | None, device: str | None, dp
     early = None
     if build_case:  # read pages while the feeder runs: the dossier is ready right after the last sheet
         from dossier_station.core.profile import load_profile
+        from dossier_station.station.cluster.early import early_ocr
         from dossier_station.station.pages import default_jobs
         from dossier_station.station.pipeline import BuildOptions
         from dossier_station.station.scan_batch import EarlyOcr
-
-        from dossier_station.station.cluster.early import early_ocr
 
         opts = BuildOptions.from_profile(load_profile(profile_path), broker=broker)
         early = (early_ocr(load_profile(profile_path), Path(target), engine=opts.engine, images=opts.images, broker=broker)  # the pool, if any
