@@ -1,4 +1,8 @@
-"""The verify screen: drop a dossier, or verify a volume of a batch, and read the report."""
+"""The verify screen: drop a dossier or a transfer package (.zip), or verify a volume of a batch.
+
+The upload is kept only for the check, in a folder the server chooses (no path comes from the
+browser), within the same size limit as every upload, and removed afterwards.
+"""
 
 from __future__ import annotations
 
@@ -52,19 +56,27 @@ async def verify_upload(request: Request, file: UploadFile, trust: UploadFile | 
     """The file is kept only for the check, under a name we choose, and removed afterwards."""
     op = operator(request, "verify")
     name = Path(file.filename or "dossier.pdf").name[:200]
-    if not name.lower().endswith(".pdf"):
-        raise InputFileError(f"{name}: not a PDF", hint="drop the dossier's PDF file")
+    is_package = name.lower().endswith(".zip")
+    if not (name.lower().endswith(".pdf") or is_package):
+        raise InputFileError(f"{name}: neither a PDF nor a transfer package (.zip)", hint="drop the dossier's PDF file or the .zip written by dossier export")
     work = request.app.state.store.root / "verify" / secrets.token_hex(8)
     work.mkdir(parents=True)
     try:
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise BadArgsError(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB", hint="verify it with: dossier verify FILE")
-        (work / "dossier.pdf").write_bytes(data)
+        upload = work / ("package.zip" if is_package else "dossier.pdf")
+        upload.write_bytes(data)
         trust_files: tuple[Path, ...] = ()
         if trust is not None and trust.filename:
             (work / "trust.pem").write_bytes(await trust.read(1 << 20))
             trust_files = (work / "trust.pem",)
+        if is_package:
+            from dossier_station.ui.verifying_package import verify_package
+
+            report = await asyncio.to_thread(verify_package, upload, name, request.app.state.cfg.profile,
+                                             trust_files[0] if trust_files else None, op.name)
+            return JSONResponse(_titled(request, report))
         from dossier_station.ui.verifying import verify_dossier
 
         report = await asyncio.to_thread(verify_dossier, work / "dossier.pdf", name, request.app.state.cfg.profile, trust_files, op.name)
