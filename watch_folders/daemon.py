@@ -93,6 +93,7 @@ class Watcher:
         self._ended = threading.Event()  # leases are renewed until the last worker is done
         self._retries = 0  # jobs waiting for a retry timer
         self._once_mode = False
+        self._claiming = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -252,7 +253,8 @@ class Watcher:
         if job is None:
             assert task.snap is not None
             try:
-                job = self.runner.claim(rt, task.name, task.snap)
+                with self._claiming:  # never while the sweep looks for abandoned jobs
+                    job = self.runner.claim(rt, task.name, task.snap)
             finally:
                 with rt.lock:
                     rt.queued.discard(task.name)
@@ -290,10 +292,27 @@ class Watcher:
             self._retries -= 1
 
     def _heartbeat(self) -> None:
+        next_sweep = time.monotonic() + self.runner.ttl / 2
         while not self._ended.wait(self.runner.ttl / 3):
             self.runner.renew_all()
             for store in self._stores.values():
                 store.set_meta("heartbeat", json.dumps({"owner": self.owner, "time": time.time()}))
+            if not self._once_mode and not self.stopping.is_set() and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.runner.ttl / 2
+                self._sweep()
+
+    def _sweep(self) -> None:
+        """Take over jobs whose holder died while this daemon runs (its lease ran out)."""
+        for rt in self.runtimes:
+            try:
+                with self._claiming:
+                    jobs = self.runner.recover(rt)
+            except Exception as exc:  # a state DB or broker hiccup: the next sweep tries again
+                self.log.write(rt.folder.out, "error", "error", folder=rt.folder.label, reason=f"sweep: {type(exc).__name__}: {exc}")
+                continue
+            for job in jobs:
+                self.log.write(rt.folder.out, "taken-over", "warning", folder=rt.folder.label, name=job.name, job=job.id)
+                self.queue.put(_Task(rt, resume=job))
 
 
 def _bind_state(f: HotFolder) -> None:

@@ -308,12 +308,19 @@ class JobRunner:
 
     # -- recovery ---------------------------------------------------------------------------
     def recover(self, rt: FolderRuntime) -> list[Claimed]:
-        """Jobs a crashed (or stopped) daemon left in hand: tidy the placed, return the rest to run."""
+        """Jobs a crashed (or stopped) daemon left in hand: tidy the placed, return the rest to run.
+
+        Called at start-up and, while the daemon runs, after every lease period: a job whose
+        holder died (another machine whose lease ran out, or a dead process here) is taken over
+        then, not only at the next start. Jobs this daemon holds itself are never touched.
+        """
         f = rt.folder
         to_run: list[Claimed] = []
         boxes = {p.name: p for p in f.processing.iterdir()} if f.processing.is_dir() else {}
         rows = {r.id: r for r in rt.store.rows(rt.key, ACTIVE)}
-        for job_id in sorted(set(boxes) | set(rows)):
+        with self._hand_lock:
+            mine = set(self.in_hand)
+        for job_id in sorted((set(boxes) | set(rows)) - mine):
             row = rows.get(job_id) or rt.store.get(job_id)
             if not rt.leases.claim(job_id, self.owner, self.ttl):
                 continue  # alive in another daemon
