@@ -36,6 +36,9 @@ class PageSource:
     count: int  # pages in the file
     sha256: str  # of the whole file
     kind: str  # "image" | "tiff" | "pdf"
+    # The clerk's quarter turn (clockwise degrees that make the capture upright), set on the check
+    # screen; 0 = let the page stage decide. A person who looked at the page outranks the machine.
+    turn: int = 0
 
     @property
     def key(self) -> str:

@@ -92,6 +92,23 @@ def _warp(raster: np.ndarray, a: np.ndarray, w: int, h: int) -> np.ndarray:
     return cv2.warpAffine(raster, a[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
+def _read_as_turned(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: float, turn: int) -> tuple[int, float, float, np.ndarray, Reading, int, int, str]:
+    """The clerk's turn, not the machine's guess: deskew and read the page turned as told.
+
+    The half turn is returned as ``flipped`` (lines in the turned raster), as an engine would.
+    """
+    h0, w0 = gray.shape[:2]
+    q = 90 if turn in (90, 270) else 0
+    g_q = cv2.rotate(gray, cv2.ROTATE_90_CLOCKWISE) if q == 90 else gray
+    geo = measure_skew(g_q)
+    a, wq, hq = _raw_to_upright(w0, h0, q, geo.skew_deg)
+    flipped = turn in (180, 270)
+    shown = np.array([[-1.0, 0, wq], [0, -1.0, hq], [0, 0, 1]]) @ a if flipped else a
+    reading = engine.read(_warp(raster, shown, wq, hq), int(dpi), check_upside_down=False)
+    reading = Reading(reading.lines, flipped, reading.score_as_is, 0.0)
+    return q, geo.skew_deg, geo.confidence, a, reading, wq, hq, f"turned {turn}° by the clerk (check screen), not guessed"
+
+
 def _read_upright(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: float) -> tuple[int, float, float, np.ndarray, Reading, int, int, str]:
     """Decide the quarter turn, skew and half turn, and read; returns the chosen candidate.
 
@@ -219,6 +236,8 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
         quarter, skew, confidence, reading = 0, 0.0, 0.0, Reading(own, False, 0.0, 0.0)
         evidence = "born-digital page: its own text kept, not OCR'd"
         out.engine = "none (born-digital text)"
+    elif src.turn:
+        quarter, skew, confidence, a, reading, wq, hq, evidence = _read_as_turned(engine, raster, gray, dpi, src.turn)
     else:
         quarter, skew, confidence, a, reading, wq, hq, evidence = _read_upright(engine, raster, gray, dpi)
     out.orientation_evidence = evidence

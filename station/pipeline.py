@@ -112,6 +112,7 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
             plan = plan_build(inputs)  # every captured page built or set aside with its reason
             sources = scan_inputs([inputs / p["file"] for p in plan.pages])
             _check_batch_hashes(sources, plan.pages)
+            sources = _with_clerk_turns(sources, plan.pages)
             return _Inputs(sources, case, plan.documents, inputs.name, plan.set_aside, plan.separator_cases)
         else:
             # the case file may lie among its pages (a hot-folder job folder): it is not a page
@@ -124,6 +125,14 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
     else:
         sources = scan_inputs([inputs])
     return _Inputs(sources, case, batch_docs, inputs.name if inputs.is_dir() else inputs.stem)
+
+
+def _with_clerk_turns(sources: list[PageSource], pages: list[dict[str, Any]]) -> list[PageSource]:
+    """The quarter turn a clerk set on a page (batch.json ``rotate``) goes with its source."""
+    from dataclasses import replace
+
+    turns = {(Path(p["file"]).name): int(p.get("rotate") or 0) % 360 for p in pages}
+    return [replace(s, turn=turns.get(s.path.name, 0)) if turns.get(s.path.name) else s for s in sources]
 
 
 def _check_batch_hashes(sources: list[PageSource], pages: list[dict[str, Any]]) -> None:

@@ -108,7 +108,7 @@ class ClusterExecutor:
             task = make_task(
                 build=bid, seq=seq, name=src.path.name, index=src.index, count=src.count, kind=src.kind,
                 sha256=src.sha256, size=src.path.stat().st_size, engine=engine, images=images, via=via, ref=ref,
-                secret=self.settings.secret,
+                secret=self.settings.secret, turn=getattr(src, "turn", 0),
             )
             page = state.pages.setdefault(task["result_key"], _Page(task, []))
             page.seqs.append(seq - 1)

@@ -46,20 +46,25 @@ def verify(payload: dict[str, Any], secret: bytes | None, what: str) -> None:
         raise PayloadRefused(f"{what}: signature missing or wrong (not signed with this centre's key)")
 
 
-def settings_key(sha256: str, index: int, engine: str, images: str) -> str:
-    """Idempotence key of a page's result: same bytes + same settings + same code = same result."""
+def settings_key(sha256: str, index: int, engine: str, images: str, turn: int = 0) -> str:
+    """Idempotence key of a page's result: same bytes + same settings + same code = same result.
+
+    ``turn`` (a clerk's quarter turn) enters the key only when set, so keys of untouched pages
+    stay what they were."""
     body = {"sha256": sha256, "index": index, "engine": engine, "images": images, "version": __version__, "format": RESULT_FORMAT}
+    if turn:
+        body["turn"] = turn
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def make_task(
     *, build: str, seq: int, name: str, index: int, count: int, kind: str, sha256: str, size: int,
-    engine: str, images: str, via: str, ref: str, secret: bytes | None,
+    engine: str, images: str, via: str, ref: str, secret: bytes | None, turn: int = 0,
 ) -> dict[str, Any]:
-    payload = {
+    payload = {"turn": turn,
         "format": TASK_FORMAT, "build": build, "seq": seq, "name": name, "index": index, "count": count,
         "kind": kind, "sha256": sha256, "bytes": size, "engine": engine, "images": images,
-        "result_key": settings_key(sha256, index, engine, images), "via": via, "ref": ref,
+        "result_key": settings_key(sha256, index, engine, images, turn), "via": via, "ref": ref,
     }
     return sign(payload, secret)
 
@@ -92,7 +97,10 @@ def check_task(payload: Any, secret: bytes | None) -> dict[str, Any]:
         raise PayloadRefused(f"{where}: page index {payload['index']} outside 0..{payload['count'] - 1}")
     if payload["images"] not in ("auto", "archival", "compact"):
         raise PayloadRefused(f"{where}: unknown image policy {payload['images']!r}")
-    if payload["result_key"] != settings_key(payload["sha256"], payload["index"], payload["engine"], payload["images"]):
+    turn = payload.get("turn", 0)
+    if turn not in (0, 90, 180, 270) or isinstance(turn, bool):
+        raise PayloadRefused(f"{where}: turn {turn!r} is not 0, 90, 180 or 270")
+    if payload["result_key"] != settings_key(payload["sha256"], payload["index"], payload["engine"], payload["images"], turn):
         raise PayloadRefused(f"{where}: result_key does not follow from the page hash and settings")
     verify(payload, secret, f"task for {where}")
     return payload

@@ -141,7 +141,7 @@ def _ocr(client: Any, task: dict[str, Any], data: bytes, host: str) -> dict[str,
         local.write_bytes(data)
         work = Path(tmp) / "work"
         work.mkdir()
-        src = PageSource(local, task["index"], task["count"], task["sha256"], task["kind"])
+        src = PageSource(local, task["index"], task["count"], task["sha256"], task["kind"], turn=task.get("turn", 0))
         out = process_page(src, _engine(task["engine"]), work, task["seq"], task["images"])
         image = put_result_image(client, CONTEXT.shared, task, out.spec.image.data_path, local) if out.spec else None
         result = {
