@@ -93,8 +93,8 @@ def _early_read(src: PageSource, engine: str, images: str) -> PageOutcome | None
     from dossier_station.core.model import PageSpec
 
     path = early_path(src, engine, images)
-    if path is None or not path.is_file():
-        return None
+    if path is None or not path.is_file() or getattr(src, "turn", 0):
+        return None  # not read early, or the clerk has since said how the page is turned: read it again
     try:
         data = json.loads(path.read_text("utf-8"))
         spec = PageSpec.from_json(data.pop("spec")) if data.get("spec") else None
