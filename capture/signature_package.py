@@ -9,7 +9,6 @@ derived views. The format is documented in ``docs/capture-package.md``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from dossier_station.core.errors import OutputError
+from dossier_station.core.files import fsync_dir, sha256_bytes
 from dossier_station.devices.pen_isdv4 import UNITS_PER_MM, PenCapabilities, PenSample
 
 PACKAGE_FORMAT = "dossier-signature-capture/1"
@@ -107,7 +107,7 @@ def samples_document(rec: PenRecording) -> dict[str, object]:
         "ink_length_mm": round(rec.ink_length_mm(), 2),
         "duration_ms": rows[-1][0] if rows else 0,
         "raw_stream": {"file": "signature.isdv4", "bytes": len(rec.raw),
-                       "sha256": hashlib.sha256(rec.raw).hexdigest(),
+                       "sha256": sha256_bytes(rec.raw),
                        "dropped_bytes": rec.dropped_bytes},
         "flags": rec.flags,
     }
@@ -158,15 +158,7 @@ def _write_once(path: Path, data: bytes) -> dict[str, object]:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return {"file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return {"file": path.name, "bytes": len(data), "sha256": sha256_bytes(data)}
 
 
 def _json_bytes(doc: object) -> bytes:
@@ -227,11 +219,11 @@ def write_package(out_dir: Path, pen: PenRecording, finger: FingerRecording,
             "parts": parts,
         }
         _write_once(partial / "manifest.json", _json_bytes(manifest))
-        _fsync_dir(partial)
+        fsync_dir(partial)
         if out_dir.exists():
             out_dir.rmdir()
         os.rename(partial, out_dir)
-        _fsync_dir(out_dir.parent)
+        fsync_dir(out_dir.parent)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot write the capture package: {exc.strerror or exc}",
                           hint="check the folder is writable and the disk has space") from None
