@@ -53,6 +53,16 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+def _init_pool_worker(engine_name: str, threads: int, parent: int) -> None:
+    """A pool worker: Ctrl-C in a terminal reaches the whole process group, but only the build
+    (the parent) acts on it and stops the pool; a worker that took it too would die printing a
+    traceback of its own."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(engine_name, threads, parent)
+
+
 def _init_worker(engine_name: str, threads: int, parent: int | None = None) -> None:
     global _engine
     if parent is not None:
@@ -177,14 +187,26 @@ def process_pages(
 
     from dossier_station.core.errors import DossierError
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(engine, 1, os.getpid())) as pool:
-        try:
-            for out in pool.map(_run, tasks, chunksize=1):
-                if on_done:
-                    on_done(out)
-                yield out
-        except BrokenProcessPool:
-            raise DossierError(
-                "an OCR worker process died while reading pages (killed, or out of memory)",
-                hint="nothing was written; rerun the build (with --jobs 1 if memory is short, and see `dmesg` for the OOM killer)",
-            ) from None
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
+    try:
+        for out in pool.map(_run, tasks, chunksize=1):
+            if on_done:
+                on_done(out)
+            yield out
+    except BrokenProcessPool:
+        raise DossierError(
+            "an OCR worker process died while reading pages (killed, or out of memory)",
+            hint="nothing was written; rerun the build (with --jobs 1 if memory is short, and see `dmesg` for the OOM killer)",
+        ) from None
+    except BaseException:  # Ctrl-C, SIGTERM, an error downstream: stop now, not after the queue
+        _stop_now(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End the workers at once: pages not yet read are dropped (the build writes nothing)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()

@@ -93,11 +93,11 @@ class EarlyOcr:
     """
 
     def __init__(self, batch_dir: Path, *, engine: str, images: str, jobs: int) -> None:
-        from dossier_station.station.pages import _init_worker
+        from dossier_station.station.pages import _init_pool_worker
 
         self.batch_dir = Path(batch_dir)
         self.engine, self.images = engine, images
-        self._pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"), initializer=_init_worker, initargs=(engine, 1, os.getpid()))
+        self._pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
         self._futures: list[Future[str]] = []
 
     def page(self, page: dict[str, Any]) -> None:
