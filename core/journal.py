@@ -39,6 +39,7 @@ from dossier_station.core.custody_chain import (
     link_hash,
 )
 from dossier_station.core.errors import BusyError, FileAccessError
+from dossier_station.core.sqlite_wal import enable_wal
 
 ENV = "DOSSIER_JOURNAL"
 BUSY_TIMEOUT = 5.0  # seconds to wait for another writer before naming it
@@ -190,8 +191,7 @@ class Journal:
             raise FileAccessError(f"{self.path}: cannot open the station journal ({exc})", hint=f"check the folder's permissions, or set {ENV}") from None
         try:
             with self._guard("open"):
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
+                enable_wal(self._db, busy_timeout)
                 # One write transaction for the schema and its upgrade: two processes opening a
                 # new (or v1) journal at once must not both try to add the same column.
                 self._db.execute("BEGIN IMMEDIATE")

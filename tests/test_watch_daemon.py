@@ -243,8 +243,8 @@ def test_two_daemons_on_one_hot_folder_never_take_the_same_job(folders):
     procs = [start(hot, out, "--stable", "0.3", "--workers", "2", env=env) for _ in range(2)]
     try:
         for i, p in enumerate(procs):
+            assert all(q.poll() is None for q in procs), [q.stderr.read() for q in procs if q.poll() is not None]
             wait_started(out, p, before=i)
-        wait_started(out, procs[1], before=1)
         made = drop(hot, 100, prefix="two")
         deadline = time.time() + 60
         while len(outcomes(out)) < 100 and time.time() < deadline:

@@ -223,3 +223,27 @@ def test_a_case_file_path_is_accepted_exactly_when_it_stays_inside_the_job_folde
     except CaseFileError:
         accepted = False
     assert accepted == inside, value
+
+
+_OPEN_MANY = """
+import sys, time
+from dossier_station.watch_folders.state import StateStore
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+store = StateStore(sys.argv[1])
+store.set_meta(f"opened:{sys.argv[3]}", "yes")
+"""
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_daemons_opening_a_new_state_file_together_all_start(tmp_path, trial):
+    """Several daemons started at once on a new output folder each create the schema; none may
+    lose the race and exit (it did once on CI: the schema's read-then-write failed at once)."""
+    db = tmp_path / "out" / ".dossier-watch" / "state.sqlite3"
+    start = time.time() + 1.5  # every interpreter is up before the starting gun
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_MANY, str(db), str(start), str(i)], stderr=subprocess.PIPE, text=True)
+             for i in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    assert {k: v for k, v in StateStore(db).meta().items() if k.startswith("opened:")} == {f"opened:{i}": "yes" for i in range(6)}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dossier_station.core.errors import FileAccessError
+from dossier_station.core.sqlite_wal import enable_wal
 from dossier_station.watch_folders.lease import owner_is_gone
 
 ACTIVE = ("claiming", "claimed", "running", "placed")
@@ -80,9 +81,11 @@ class StateStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
+            enable_wal(self._db, 60)
+            # The schema in one write transaction: two daemons starting together on a new
+            # output folder would otherwise race, and in WAL mode the loser's read-then-write
+            # fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait) and its daemon exits.
+            self._db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise FileAccessError(f"{self.path}: cannot open the watch state ({exc})", hint="check that the output folder is writable and on a local disk") from None
 
