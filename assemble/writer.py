@@ -3,7 +3,9 @@
 Document pages place the encoded image unchanged with the page stage's matrix, then the
 invisible text layer (render mode 3, one string per line, horizontally scaled to the line's
 box so it lines up and no spaces appear between Han characters), then the stamped page number
-top-right as real text. Output goes through :class:`dossier_station.core.files.AtomicOutput`:
+top-right as real text. A born-digital PDF page (``PageSpec.imported``) is placed as the page
+itself, a Form XObject with no text layer over it, when PDF/A allows it as it is
+(``assemble.imported_page``); else its raster and its own text go in as above. Output goes through :class:`dossier_station.core.files.AtomicOutput`:
 written to a hidden temporary, fsynced, reopened and checked (page count, trailer, every image
 poured in at its full length) and only then renamed — qpdf's exit status alone proves nothing.
 """
@@ -21,6 +23,7 @@ from dossier_station.assemble import sheets
 from dossier_station.assemble.canvas import A4
 from dossier_station.assemble.case import Case, CatalogueRow
 from dossier_station.assemble.fonts import CjkFont
+from dossier_station.assemble.imported_page import FORM_NAME, SourcePdfs, placing_ops
 from dossier_station.assemble.pdfa import add_attachments, add_output_intent, set_identity
 from dossier_station.assemble.qpdf import update_from_json
 from dossier_station.core.errors import OutputError
@@ -179,11 +182,36 @@ def write_volume(
     cover = sheets.cover(font, case, volume_no, volume_count)
     catalogue = sheets.catalogue(font, case, row_pages, volume_no)
     back = sheets.back_sheet(font, case, n, blank_pages, sum(rp.continued for rp in row_pages))
+    with SourcePdfs(Path(work_dir) if work_dir else out_path.parent) as sources:  # born-digital files, each opened once
+        doc_contents, kept, refused = _doc_contents(font, volume_docs, sources, pdfa)
+        pdf = pikepdf.new()
+        try:
+            result = _write(pdf, sources, case, volume_docs, row_pages, cover, catalogue, back, doc_contents, font, kept,
+                            volume_no, volume_count, out_path, pdfa, attachments, output, work_dir)
+        finally:
+            pdf.close()
+    return VolumeResult(out_path, volume_no, volume_count, n, result[0], [(rp.row.seq, rp.first, rp.last) for rp in row_pages], result[1],
+                        [spec.key for spec, k in zip((s for _, pages in volume_docs for s in pages), kept, strict=True) if k], refused)
+
+
+def _doc_contents(font: CjkFont, volume_docs: list[Document], sources: SourcePdfs, pdfa: str) -> tuple[list[bytes], list[bool], dict[str, str]]:
+    """Each document page's content stream (before the font is embedded, so the subset knows
+    every character); per page whether it is a born-digital page placed as it is, and for
+    those that asked to be but cannot, why."""
     doc_contents: list[bytes] = []
+    kept: list[bool] = []
+    refused: dict[str, str] = {}
     number = 0
     for _, pages in volume_docs:
         for spec in pages:
             number += 1
+            why = sources.refusal(spec.imported, pdfa, spec.source) if spec.imported is not None else ""
+            kept.append(why is None)
+            if why is None and spec.imported is not None:  # its own text is the text: no invisible layer over it
+                doc_contents.append("\n".join([placing_ops(spec.imported), _page_number(font, spec, number)]).encode("ascii"))
+                continue
+            if why:
+                refused[spec.key] = why
             a, b, c, d, e, f = spec.matrix
             ops = ["q"]
             if spec.clip:
@@ -193,57 +221,63 @@ def write_volume(
             ops += _text_layer(font, spec)
             ops.append(_page_number(font, spec, number))
             doc_contents.append("\n".join(ops).encode("ascii"))
+    return doc_contents, kept, refused
 
-    pdf = pikepdf.new()
-    try:
-        font_obj = font.embed(pdf, cidset=pdfa == "1b")  # {resource: font}
-        labels: list[object] = []
-        outline: list[tuple[str, int]] = [("卷宗封面", 0)]
-        pdf.pages.append(_page(pdf, A4, cover, font_obj))
-        labels += [0, pikepdf.Dictionary(P=pikepdf.String("封面"))]
-        labels += [1, pikepdf.Dictionary(P=pikepdf.String("目录"), S=pikepdf.Name.D, St=1)]
-        outline.append(("卷内目录", 1))
-        for content in catalogue:
-            pdf.pages.append(_page(pdf, A4, content, font_obj))
-        first_doc = len(pdf.pages)
-        labels += [first_doc, pikepdf.Dictionary(S=pikepdf.Name.D, St=1)]
-        page_numbers: list[tuple[str, int | None]] = []
-        images: list[PageSpec] = []
-        i = 0
-        for rp, (row, pages) in zip(row_pages, volume_docs, strict=True):
-            if pages:
-                outline.append((f"{row.seq} {row.title}", first_doc + rp.first - 1))
-            for spec in pages:
-                im = _placeholder(pdf, spec, i)
+
+def _write(pdf, sources, case, volume_docs, row_pages, cover, catalogue, back, doc_contents, font, kept,  # type: ignore[no-untyped-def]
+           volume_no, volume_count, out_path, pdfa, attachments, output, work_dir) -> tuple[int, list[tuple[str, int | None]]]:
+    """The volume's structure (pages, labels, outline, PDF/A identity), then the verified write;
+    returns the page count and each document page's stamped number."""
+    font_obj = font.embed(pdf, cidset=pdfa == "1b")  # {resource: font}
+    labels: list[object] = []
+    outline: list[tuple[str, int]] = [("卷宗封面", 0)]
+    pdf.pages.append(_page(pdf, A4, cover, font_obj))
+    labels += [0, pikepdf.Dictionary(P=pikepdf.String("封面"))]
+    labels += [1, pikepdf.Dictionary(P=pikepdf.String("目录"), S=pikepdf.Name.D, St=1)]
+    outline.append(("卷内目录", 1))
+    for content in catalogue:
+        pdf.pages.append(_page(pdf, A4, content, font_obj))
+    first_doc = len(pdf.pages)
+    labels += [first_doc, pikepdf.Dictionary(S=pikepdf.Name.D, St=1)]
+    page_numbers: list[tuple[str, int | None]] = []
+    images: list[PageSpec] = []
+    i = 0
+    for rp, (row, pages) in zip(row_pages, volume_docs, strict=True):
+        if pages:
+            outline.append((f"{row.seq} {row.title}", first_doc + rp.first - 1))
+        for spec in pages:
+            if kept[i] and spec.imported is not None:
+                form = sources.place(pdf, spec.imported, spec.source)
+                pdf.pages.append(_page(pdf, (spec.width_pt, spec.height_pt), doc_contents[i], font_obj, {FORM_NAME: form}))
+            else:
+                im = _placeholder(pdf, spec, len(images))
                 pdf.pages.append(_page(pdf, (spec.width_pt, spec.height_pt), doc_contents[i], font_obj, {"/Im0": im}))
                 images.append(spec)
-                i += 1
-                page_numbers.append((spec.key, i))
-        labels += [len(pdf.pages), pikepdf.Dictionary(P=pikepdf.String("备考表"))]
-        outline.append(("卷内备考表", len(pdf.pages)))
-        pdf.pages.append(_page(pdf, A4, back, font_obj))
-        pdf.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(labels))
-        with pdf.open_outline() as ol:
-            ol.root.extend(pikepdf.OutlineItem(title, index) for title, index in outline)
-        pdf.Root.PageMode = pikepdf.Name.UseOutlines
+            i += 1
+            page_numbers.append((spec.key, i))
+    labels += [len(pdf.pages), pikepdf.Dictionary(P=pikepdf.String("备考表"))]
+    outline.append(("卷内备考表", len(pdf.pages)))
+    pdf.pages.append(_page(pdf, A4, back, font_obj))
+    pdf.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array(labels))
+    with pdf.open_outline() as ol:
+        ol.root.extend(pikepdf.OutlineItem(title, index) for title, index in outline)
+    pdf.Root.PageMode = pikepdf.Name.UseOutlines
 
-        f = case.fields
-        title = f"{f.case_name or f.case_number} {f.volume_title} 第{volume_no}卷（共{volume_count}卷）".strip()
-        add_output_intent(pdf, pdfa)
-        if attachments and pdfa == "3b":
-            add_attachments(pdf, list(attachments), datetime.now(UTC))
-        set_identity(pdf, pdfa, title, f.unit or f.compiler, f"{f.case_number} {f.case_name}".strip(), [f.case_number, f.case_name, f.suspects, f.volume_title])
-        total = len(pdf.pages)
-        out = output or AtomicOutput(out_path)
-        out.verify = _volume_verifier(total, images)
-        with out as tmp:
-            _save(pdf, tmp, Path(work_dir) if work_dir else tmp.parent, pdfa, images, out_path)
-    finally:
-        pdf.close()
-    return VolumeResult(out_path, volume_no, volume_count, n, total, [(rp.row.seq, rp.first, rp.last) for rp in row_pages], page_numbers)
+    f = case.fields
+    title = f"{f.case_name or f.case_number} {f.volume_title} 第{volume_no}卷（共{volume_count}卷）".strip()
+    add_output_intent(pdf, pdfa)
+    if attachments and pdfa == "3b":
+        add_attachments(pdf, list(attachments), datetime.now(UTC))
+    set_identity(pdf, pdfa, title, f.unit or f.compiler, f"{f.case_number} {f.case_name}".strip(), [f.case_number, f.case_name, f.suspects, f.volume_title])
+    total = len(pdf.pages)
+    out = output or AtomicOutput(out_path)
+    out.verify = _volume_verifier(total, images, sum(kept))
+    with out as tmp:
+        _save(pdf, tmp, Path(work_dir) if work_dir else tmp.parent, pdfa, images, out_path)
+    return total, page_numbers
 
 
-def _volume_verifier(total: int, images: list[PageSpec]):  # type: ignore[no-untyped-def]
+def _volume_verifier(total: int, images: list[PageSpec], forms: int = 0):  # type: ignore[no-untyped-def]
     """The verify step: the file reopens whole, with every page, and every image poured in.
 
     A placeholder left in, or an image stream shorter than its file, means qpdf's write went
@@ -253,15 +287,19 @@ def _volume_verifier(total: int, images: list[PageSpec]):  # type: ignore[no-unt
     def check(path: Path) -> None:
         check_pdf(path, pages=total, what="dossier volume")
         sizes = {}
+        placed = 0
         with pikepdf.open(path) as pdf:
             for page in pdf.pages:
                 xobjects = page.obj.get("/Resources", {}).get("/XObject", {})
+                placed += bool(xobjects) and FORM_NAME in xobjects
                 im = xobjects.get("/Im0") if xobjects else None
                 if im is None:
                     continue
                 if SPOOL_KEY in im:
                     raise OutputError(f"{path}: an image was not written into the volume", hint="check free disk space; nothing was replaced")
                 sizes[len(sizes)] = int(im.get("/Length", -1))
+        if placed != forms:
+            raise OutputError(f"{path}: {placed} born-digital pages in the volume, {forms} were written", hint="check free disk space; nothing was replaced")
         if len(sizes) != len(images):
             raise OutputError(f"{path}: {len(sizes)} page images in the volume, {len(images)} were written", hint="check free disk space; nothing was replaced")
         for i, spec in enumerate(images):

@@ -53,12 +53,33 @@ class TextLine:
 
 
 @dataclass(frozen=True)
+class ImportedPage:
+    """A born-digital PDF page put into the dossier as it is (a Form XObject), not as a raster.
+
+    ``path`` and ``sha256`` name the input file (the writer re-hashes the bytes it imports),
+    ``index`` counts from 0. ``bbox`` is the page's displayed box (crop box within the media
+    box) in the source page's own user space; ``matrix`` is the ``cm`` operand that maps that
+    space onto the dossier page, applying /Rotate and /UserUnit, so the page shows as a viewer
+    shows the original. Plain values, so pages travel between worker processes as JSON.
+    """
+
+    path: Path
+    index: int
+    sha256: str
+    matrix: Matrix
+    bbox: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class PageSpec:
     """One dossier page: an image placed by ``matrix`` on a page of ``width_pt × height_pt``.
 
     ``matrix`` is the ``cm`` operand that maps the image's unit square onto the page: deskew,
     quarter turns and scaling are done here, losslessly, instead of resampling the scan.
     ``clip`` (x0, y0, x1, y1) hides the scanner-lid border without touching the pixels.
+    ``imported`` (born-digital PDF pages) asks the writer to place that PDF page itself instead
+    of ``image``; ``image`` and ``lines`` stay as the fallback (raster + the page's own text)
+    for when the page cannot be imported into a PDF/A volume.
     """
 
     width_pt: float
@@ -70,10 +91,15 @@ class PageSpec:
     source: str = ""
     source_sha256: str = ""
     key: str = ""  # stable id of the page in the build report, e.g. "dev_001.png#1"
+    imported: ImportedPage | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["image"]["data_path"] = str(self.image.data_path)
+        if self.imported is None:
+            d.pop("imported")
+        else:
+            d["imported"]["path"] = str(self.imported.path)
         return d
 
     @classmethod
@@ -90,7 +116,20 @@ class PageSpec:
             source=d.get("source", ""),
             source_sha256=d.get("source_sha256", ""),
             key=d.get("key", ""),
+            imported=_imported_from_json(d.get("imported")),
         )
+
+
+def _imported_from_json(d: dict[str, Any] | None) -> ImportedPage | None:
+    if not d:
+        return None
+    return ImportedPage(
+        path=Path(d["path"]),
+        index=int(d["index"]),
+        sha256=str(d["sha256"]),
+        matrix=tuple(float(v) for v in d["matrix"]),  # type: ignore[arg-type]
+        bbox=tuple(float(v) for v in d["bbox"]),  # type: ignore[arg-type]
+    )
 
 
 @dataclass(frozen=True)
@@ -117,3 +156,7 @@ class VolumeResult:
     row_pages: list[tuple[int, int, int]] = field(default_factory=list)
     # per dossier page, in order: the page key and its stamped number (None = unnumbered)
     page_numbers: list[tuple[str, int | None]] = field(default_factory=list)
+    # born-digital pages placed as the PDF pages themselves (keys), and those that asked to be
+    # but went in as raster + their own text, with why (PDF/A would not allow them as they are)
+    kept_vector: list[str] = field(default_factory=list)
+    vector_refused: dict[str, str] = field(default_factory=dict)

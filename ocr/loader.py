@@ -16,6 +16,7 @@ from PIL import Image, ImageFile
 
 from dossier_station.core.errors import EncryptedPdfError, InputFileError
 from dossier_station.core.files import sha256_file as _sha256_file
+from dossier_station.core.model import ImportedPage
 
 # A4 at 600 dpi is ~35 Mpx; anything beyond 4× that is a decompression bomb, not a scan.
 MAX_PIXELS = 150_000_000
@@ -203,6 +204,8 @@ class LoadedPage:
     how: str = ""  # PDF pages: "extracted (…)" or "rendered at N dpi"
     text: str = ""  # PDF pages: visible text the page already carries (born digital)
     text_lines: list[tuple[str, float, float, float, float]] | None = None  # its lines, raster px
+    imported: ImportedPage | None = None  # born digital: the PDF page itself, to place as it is
+    size_pt: tuple[float, float] | None = None  # born digital: its displayed size in points
 
 
 # Plausible scanning resolutions; outside, the file's figure is a placeholder (72, 1, 60000).
@@ -266,7 +269,7 @@ def load_page(src: PageSource) -> LoadedPage:
         from dossier_station.ocr.pdf_pages import load_pdf_page
 
         r = load_pdf_page(src.path, src.index, MAX_PIXELS)
-        return LoadedPage(r.image, r.dpi, r.jpeg_bytes, r.note, r.how, r.text, r.text_lines)
+        return LoadedPage(r.image, r.dpi, r.jpeg_bytes, r.note, r.how, r.text, r.text_lines, r.imported, r.size_pt)
     try:
         im = Image.open(src.path)
         if src.kind == "tiff":

@@ -8,7 +8,7 @@ working raster — are mapped to page points with the same numbers, so text and 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dossier_station.core.model import PageSpec, TextLine
+from dossier_station.core.model import ImportedPage, PageSpec, TextLine
 from dossier_station.ocr.blank import detect_blank
 from dossier_station.ocr.border import lid_border
 from dossier_station.ocr.encode import colour_class, encode_compact, encode_page_image
@@ -52,6 +52,7 @@ class PageOutcome:
     dpi_note: str = ""  # set when the file gave no plausible resolution: how it was inferred or assumed
     pdf_page: str = ""  # PDF inputs: "extracted (one full-page image)" or "rendered at N dpi"
     born_digital: bool = False  # a PDF page with real text: that text is kept, not OCR'd
+    kept_vector: bool = False  # born digital: placed as the PDF page itself (its vectors, its text), not as a raster
     image_decision: str = ""  # how the page image is stored in the dossier, and why
     image_sha256: str = ""  # of the embedded image stream (``sha256`` is the raw capture's)
     read_while_scanning: bool = False  # read by `scan --build` as the page arrived, not after the scan
@@ -246,7 +247,7 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
         a = np.array([[-1.0, 0, wq], [0, -1.0, hq], [0, 0, 1]]) @ a
         rotation = (rotation + 180) % 360
     upright_gray = _warp(gray, a, wq, hq)
-    x0, y0, x1, y1 = lid_border(upright_gray)
+    x0, y0, x1, y1 = lid_border(upright_gray) if loaded.imported is None else (0, 0, wq, hq)  # born digital: no scanner lid
 
     k = 72.0 / dpi
     width_pt, height_pt = (x1 - x0) * k, (y1 - y0) * k
@@ -287,6 +288,8 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
         key=src.key,
     )
     out.image_encoding = f"{encoded.filter.lstrip('/')} {encoded.colorspace.lstrip('/')} {encoded.bits}-bit"
+    if loaded.imported is not None and loaded.size_pt is not None:  # born digital: the PDF page itself goes in
+        _as_vector_page(out, src, loaded.imported, loaded.size_pt)
     out.rotation_deg = rotation
     out.deskew_deg = round(skew, 3)
     out.deskew_confidence = round(confidence, 2)
@@ -298,3 +301,42 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
     out.chars = sum(len(ln.text.replace(" ", "")) for ln in lines)
     out.seconds = round(time.perf_counter() - t0, 3)
     return out
+
+
+# ---- born-digital pages kept as they are -----------------------------------------------------
+VECTOR_KEPT = "kept as born-digital vector page"
+VECTOR_FALLBACK = "; if PDF/A refuses it: "
+
+
+def _as_vector_page(out: PageOutcome, src: PageSource, imported: ImportedPage, size_pt: tuple[float, float]) -> None:
+    """Ask the writer to place the PDF page itself (OCRmyPDF's --skip-text): its text is not
+    OCR'd again and its vectors are not rasterised. The raster and its own text stay in the
+    spec as the fallback for a page PDF/A cannot hold as it is (``settle_vector_page``)."""
+    spec = out.spec
+    assert spec is not None
+    width, height = size_pt
+    sx, sy = width / spec.width_pt, height / spec.height_pt  # the raster's size rounded to pixels
+    lines = tuple(replace(ln, x0=round(ln.x0 * sx, 2), x1=round(ln.x1 * sx, 2), y0=round(ln.y0 * sy, 2), y1=round(ln.y1 * sy, 2)) for ln in spec.lines)
+    out.spec = replace(spec, width_pt=width, height_pt=height, matrix=(width, 0.0, 0.0, height, 0.0, 0.0), clip=None, lines=lines,
+                       imported=replace(imported, sha256=src.sha256))
+    out.kept_vector = True
+    out.image_decision = (f"{VECTOR_KEPT}: page {src.index + 1} of {src.path.name} placed as it is (a Form XObject) — its own text, "
+                          f"not OCR'd; its vectors, not rasterised; annotations left out{VECTOR_FALLBACK}{out.image_decision}")
+    out.image_encoding = f"PDF page (Form XObject){VECTOR_FALLBACK}{out.image_encoding}"
+
+
+def settle_vector_page(out: PageOutcome, refusal: str | None) -> None:
+    """The writer's verdict on a born-digital page (``assemble.imported_page``): kept as it is,
+    or — when PDF/A would not hold it (a font not embedded …) — its raster and its own text,
+    with the reason in the report row."""
+    if not out.kept_vector or out.spec is None:
+        return
+    kept, _, raster = out.image_decision.partition(VECTOR_FALLBACK)
+    encoding = out.image_encoding.partition(VECTOR_FALLBACK)
+    if refusal is None:
+        out.image_decision, out.image_encoding = kept, encoding[0]
+        return
+    out.kept_vector = False
+    out.spec = replace(out.spec, imported=None)
+    out.image_decision = f"raster with its own text — born-digital page not kept as vector: {refusal}; {raster}"
+    out.image_encoding = encoding[2] or encoding[0]

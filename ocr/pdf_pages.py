@@ -12,6 +12,11 @@ Rendering is done at the scan's own resolution (the densest image's pixels per i
 page), capped at ``MAX_RENDER_DPI``: OCR and the dossier gain nothing above it, and memory
 stays bounded whatever the PDF claims. Every pdfium or decoder failure becomes the loader's
 InputFileError naming file and page.
+
+A **born-digital** page (visible text of its own) is rendered too — for the blank and colour
+checks and as the fallback — but also described by ``imported``: its displayed box and the
+matrix that shows it upright at its real size, so the writer can place the PDF page itself
+(``core.model.ImportedPage``) and neither OCR nor rasterise it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from dossier_station.core.errors import InputFileError
+from dossier_station.core.model import ImportedPage, Matrix
 
 MAX_RENDER_DPI = 400
 MIN_RENDER_DPI = 150
@@ -40,19 +46,55 @@ class PdfPageRaster:
     text: str  # visible text the page already carries ("" for a scan)
     text_lines: list[tuple[str, float, float, float, float]] | None = None  # born digital: (text, x0, y0, x1, y1) in raster px
     note: str = ""  # how the resolution was taken when the page's units are not points (/UserUnit)
+    imported: ImportedPage | None = None  # born digital: the page itself, to place as it is (sha256 left to the caller)
+    size_pt: tuple[float, float] | None = None  # born digital: the displayed size in points (/Rotate, crop box, /UserUnit)
 
 
-def _user_unit(path: Path, index: int) -> float:
-    """The page's /UserUnit (PDF 1.6: one unit = N/72 inch); pdfium ignores it, so we read it."""
+def placement(bbox: tuple[float, float, float, float], rotate: int, unit: float = 1.0) -> tuple[Matrix, float, float]:
+    """The ``cm`` matrix that shows a page's box as a viewer does, and the displayed size (pt).
+
+    The box's lower-left corner goes to the origin, /Rotate turns it clockwise (a multiple of
+    90°), /UserUnit scales it to points: the page appears at its real size, upright as shown.
+    """
+    x0, y0, x1, y1 = bbox
+    w, h = x1 - x0, y1 - y0
+    # (a, b, c, d, e, f) with x' = a·x + c·y + e, y' = b·x + d·y + f, on box-relative x, y
+    turn = {0: (1, 0, 0, 1, 0, 0), 90: (0, -1, 1, 0, 0, w), 180: (-1, 0, 0, -1, w, h), 270: (0, 1, -1, 0, h, 0)}[rotate]
+    a, b, c, d, e, f = turn
+    e, f = e - a * x0 - c * y0, f - b * x0 - d * y0  # translate the box's corner first
+    m = tuple(float(round(v * unit, 6)) for v in (a, b, c, d, e, f))
+    size = (w, h) if rotate in (0, 180) else (h, w)
+    return m, round(size[0] * unit, 3), round(size[1] * unit, 3)  # type: ignore[return-value]
+
+
+def _box(value, fallback: tuple[float, float, float, float] | None = None) -> tuple[float, float, float, float] | None:  # type: ignore[no-untyped-def]
+    try:
+        x0, y0, x1, y1 = (float(v) for v in value)
+    except Exception:  # noqa: BLE001 - a malformed box: the caller falls back
+        return fallback
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _page_facts(path: Path, index: int) -> tuple[float, tuple[float, float, float, float] | None, int]:
+    """The page's /UserUnit (PDF 1.6: one unit = N/72 inch; pdfium ignores it, so we read it),
+    its displayed box (crop box within the media box) and its /Rotate."""
     import pikepdf
 
     try:
         with pikepdf.open(path) as pdf:
-            unit = pdf.pages[index].obj.get("/UserUnit")
+            page = pdf.pages[index].obj
+            unit = page.get("/UserUnit")
             value = float(unit) if unit is not None else 1.0
+            media = _box(page.get("/MediaBox"))
+            crop = _box(page.get("/CropBox"), media) if page.get("/CropBox") is not None else media
+            box = None
+            if media is not None and crop is not None:
+                box = (max(media[0], crop[0]), max(media[1], crop[1]), min(media[2], crop[2]), min(media[3], crop[3]))
+                box = box if box[2] > box[0] and box[3] > box[1] else None
+            rotate = int(page.get("/Rotate", 0)) % 360
     except Exception:  # noqa: BLE001 - a damaged entry: units taken as points, and said so below
-        return 1.0
-    return value if 0.01 <= value <= 1000 else 1.0
+        return 1.0, None, 0
+    return (value if 0.01 <= value <= 1000 else 1.0), box, (rotate if rotate % 90 == 0 else 0)
 
 
 def _with_user_unit(r: PdfPageRaster, unit: float) -> PdfPageRaster:
@@ -84,7 +126,13 @@ def _visible_text(page, raw) -> str:  # type: ignore[no-untyped-def]
 
 
 def load_pdf_page(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
-    return _with_user_unit(_load(path, index, max_pixels), _user_unit(path, index))
+    unit, box, rotate = _page_facts(path, index)
+    r = _with_user_unit(_load(path, index, max_pixels), unit)
+    if r.text_lines is not None and box is not None:
+        matrix, width, height = placement(box, rotate, unit)
+        r.imported = ImportedPage(path, index, "", matrix, box)
+        r.size_pt = (width, height)
+    return r
 
 
 def _load(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
@@ -165,12 +213,16 @@ def _check_images_decode(path: Path, index: int, images: list) -> None:  # type:
 def _text_lines(page, scale: float) -> list[tuple[str, float, float, float, float]] | None:  # type: ignore[no-untyped-def]
     """The page's own text, one entry per text run, boxed in the rendered raster's pixels.
 
-    Only for unrotated pages (then page space and the raster differ by the crop box's origin
-    and the scale); a rotated born-digital page returns None and is read by OCR instead.
+    Page space maps to the raster as displayed: the crop box's corner to the origin, /Rotate
+    applied (``placement``, the same turn the writer gives the imported page), y flipped.
     """
-    if page.get_rotation() != 0:
+    rotation = page.get_rotation()
+    if rotation % 90:
         return None
-    left, _bottom, _right, top = page.get_cropbox()
+    box = _box(page.get_cropbox())
+    if box is None:
+        return None
+    (a, b, c, d, e, f), _width, height = placement(box, rotation)
     textpage = page.get_textpage()
     try:
         lines = []
@@ -178,7 +230,9 @@ def _text_lines(page, scale: float) -> list[tuple[str, float, float, float, floa
             l_, b_, r_, t_ = textpage.get_rect(i)
             text = textpage.get_text_bounded(l_, b_, r_, t_).strip()
             if text and r_ > l_ and t_ > b_:
-                lines.append((text, (l_ - left) * scale, (top - t_) * scale, (r_ - left) * scale, (top - b_) * scale))
+                xs = [a * x + c * y + e for x, y in ((l_, b_), (r_, t_))]
+                ys = [b * x + d * y + f for x, y in ((l_, b_), (r_, t_))]
+                lines.append((text, min(xs) * scale, (height - max(ys)) * scale, max(xs) * scale, (height - min(ys)) * scale))
         return lines
     finally:
         textpage.close()

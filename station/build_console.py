@@ -78,6 +78,8 @@ def print_summary(result: BuildResult) -> None:
         f"{s['pages_in']} pages in · {s['blank_set_aside']} blank set aside · {s['turned']} turned upright · "
         f"mean OCR confidence {s['mean_ocr_confidence']:.3f} · {rep['seconds']} s ({rep['pages_per_minute']} pages/min)"
     )
+    if s.get("kept_born_digital"):  # born-digital pages placed as they are (text not OCR'd, vectors kept)
+        console.print(f"kept as born-digital vector pages ({len(s['kept_born_digital'])}): {', '.join(s['kept_born_digital'][:10])}")
     for item in rep.get("inputs_not_used", []):
         console.print(f"[yellow]not used:[/] {item['file']}: {item['why']}")
     if rep.get("qc"):

@@ -197,11 +197,13 @@ def build_dossier(
         work = session.work
         outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor))
         session.embed_hashed_bytes(outcomes)  # the bytes embedded are the bytes hashed
+        _settle_born_digital(outcomes, opts.pdfa, work)  # kept as vector pages, or why not: before the report is made
         documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]
         row_blanks = {row.seq: sum(outcomes[i].blank for i in idx) for row, idx in row_indices}
         volumes = split_volumes(documents, max_pages=opts.max_pages)
         stem = _safe_name(case_model.fields.case_number or case_model.fields.case_name or resolved.label)
         report = _report(case_model, resolved, outcomes, opts, jobs)
+        report["summary"]["kept_born_digital"] = [o.key for o in outcomes if o.kept_vector]
         attachments = []
         originals = signed_originals(resolved.sources) if opts.attach and opts.pdfa != "1b" else {}
         report["signed_originals"] = [{"file": Path(k).name, "attachment": a.name, "sha256": sha256_bytes(a.data)} for k, a in originals.items()]
@@ -249,6 +251,18 @@ def build_dossier(
         session.commit(_journal_events(report, paths, report_path, resolved))  # intent → place → done
         after_build([*paths, report_path], out_dir, profile)  # custody: anchor the head, copy to the mirrors
     return BuildResult(paths, report_path, report, outcomes)
+
+
+def _settle_born_digital(outcomes: list[PageOutcome], pdfa: str, work: Path) -> None:
+    """Born-digital pages go in as the PDF pages themselves when PDF/A allows them as they are;
+    the writer asks the same (cached) question, so the report says what the volume holds."""
+    from dossier_station.assemble.imported_page import SourcePdfs
+    from dossier_station.ocr.page import settle_vector_page
+
+    with SourcePdfs(work) as sources:
+        for o in outcomes:
+            if o.spec is not None and o.spec.imported is not None:
+                settle_vector_page(o, sources.refusal(o.spec.imported, pdfa, o.spec.source))
 
 
 def _journal_events(report: dict[str, Any], paths: list[Path], report_path: Path, inputs: _Inputs) -> list[tuple[str, str, str | None, dict[str, Any]]]:
