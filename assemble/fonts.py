@@ -92,20 +92,18 @@ def fallback_fonts_for(cp: int) -> tuple[tuple[Path, int], ...]:
 
 
 @cache
-def _load(path: str, index: int) -> tuple[bytes, dict[int, str], dict[str, int], int, tuple[int, int, int, int], int, int, str]:
-    """Read a font once per process: its bytes and the tables layout needs."""
+def _load(path: str, index: int) -> tuple[dict[int, str], dict[str, int], int, tuple[int, int, int, int], int, int, str]:
+    """Read a font once per process: the tables layout needs.
+
+    The font program itself is subset straight from the file (a face of a collection
+    included) when the volume is written: extracting a whole face of a .ttc here cost a
+    second per build."""
     font = TTFont(path, fontNumber=index, lazy=True)
     cmap = dict(font.getBestCmap())
     advances = {name: adv for name, (adv, _) in font["hmtx"].metrics.items()}
     head, hhea = font["head"], font["hhea"]
     name = (font["name"].getDebugName(6) or "CJKFont").replace(" ", "")
-    if path.lower().endswith((".ttc", ".otc")):
-        buf = io.BytesIO()
-        font.save(buf)
-        data = buf.getvalue()
-    else:
-        data = Path(path).read_bytes()
-    return data, cmap, advances, head.unitsPerEm, (head.xMin, head.yMin, head.xMax, head.yMax), hhea.ascent, hhea.descent, name
+    return cmap, advances, head.unitsPerEm, (head.xMin, head.yMin, head.xMax, head.yMax), hhea.ascent, hhea.descent, name
 
 
 class _Face:
@@ -114,7 +112,7 @@ class _Face:
     def __init__(self, path: Path, index: int, resource: str, *, identity: bool) -> None:
         self.path, self.index, self.resource = Path(path), index, resource
         self.identity = identity  # CID = code point (BMP only); else CIDs in order of use
-        (self.data, self.cmap, self.adv, self.upem, self.bbox, self.ascent, self.descent, self.name) = _load(str(path), index)
+        (self.cmap, self.adv, self.upem, self.bbox, self.ascent, self.descent, self.name) = _load(str(path), index)
         self.cids: dict[int, int] = {}
 
     def has(self, cp: int) -> bool:
@@ -221,7 +219,7 @@ def _embed_face(pdf: pikepdf.Pdf, face: _Face, cidset: bool) -> pikepdf.Object:
     # Embedded bitmaps (EBDT/EBLC) and vendor tables are not needed in a PDF and are the
     # slow part of subsetting these fonts.
     options.drop_tables += ["BDF", "FFTM", "EBDT", "EBLC", "EBSC", "gasp", "GSUB", "GPOS", "morx", "mort"]
-    font = TTFont(io.BytesIO(face.data), lazy=True)
+    font = TTFont(str(face.path), fontNumber=face.index, lazy=True)
     sub = subset.Subsetter(options)
     sub.populate(unicodes=cps)
     sub.subset(font)
