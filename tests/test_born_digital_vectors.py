@@ -1,0 +1,277 @@
+"""Born-digital PDF pages go into the dossier as they are (OCRmyPDF's --skip-text): a Form
+XObject, no raster, no OCR text over their own — or, when PDF/A cannot hold them as they are,
+the raster and their own text with the reason in the report.
+
+The inputs are real PDFs made here: text set in the station's own embedded CJK font (as a case
+system's 起诉书 would be), Helvetica left unembedded (as many simple writers do), a scan page
+and a born-digital page in one file, /Rotate with a crop box, widgets and a JavaScript link.
+Checked with independent tools: poppler (pdftotext, pdffonts, pdftoppm), qpdf --check,
+pikepdf's PDF/A allowlist validator and PDFBox Preflight.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+import pdf_makers  # noqa: E402
+
+from dossier_station.assemble.canvas import Canvas  # noqa: E402
+from dossier_station.assemble.fonts import CjkFont  # noqa: E402
+
+INDICTMENT = ["上海市人民检察院起诉书", "沪检刑诉〔2024〕17号", "被告人张三，男，1980年生，汉族。"]
+PREFLIGHT_CP = ":".join(
+    f"/usr/share/java/{j}.jar" for j in ("preflight", "pdfbox2", "fontbox2", "xmpbox", "commons-logging", "javax.activation", "jaxb-api")
+)
+
+
+def cjk_pdf(out: Path, pages: list[list[str]], *, rotate: int = 0, crop: tuple[float, float, float, float] | None = None,
+            cidset: bool = False, annotate: bool = False) -> Path:
+    """A text PDF as a case system writes it: its font embedded, a red rule as vector content."""
+    font = CjkFont()
+    contents = []
+    for lines in pages:
+        c = Canvas(font)
+        for i, t in enumerate(lines):
+            c.text(72, 760 - 28 * i, t, 16)
+        contents.append(c.content() + b"\n1 0 0 RG 2 w 72 600 m 520 600 l S")  # a red rule: vectors, not pixels
+    pdf = pikepdf.new()
+    fonts = font.embed(pdf, cidset=cidset)
+    for content in contents:
+        page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, 595.28, 841.89],
+                                  Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(fonts)), Contents=pikepdf.Stream(pdf, content))
+        if rotate:
+            page.Rotate = rotate
+        if crop:
+            page.CropBox = pikepdf.Array(crop)
+        if annotate:  # a signature field and a link running JavaScript: neither belongs in the dossier page
+            js = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('hi')"))
+            link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[72, 700, 300, 720], A=js)
+            sig = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Sig, T=pikepdf.String("签名"),
+                                     Rect=[300, 100, 500, 160], F=4)
+            page.Annots = pikepdf.Array([pdf.make_indirect(link), pdf.make_indirect(sig)])
+        pdf.pages.append(pikepdf.Page(pdf.make_indirect(page)))
+    if annotate:
+        pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([pdf.pages[0].Annots[1]]), SigFlags=3)
+    pdf.save(out)
+    return out
+
+
+def mixed_pdf(out: Path, scan: Image.Image, born: Path) -> Path:
+    """One scanned page (a JPEG filling the page) then one born-digital page, in one file."""
+    jpeg = out.with_suffix(".jpg")
+    scan.convert("L").save(jpeg, quality=85, dpi=(300, 300))
+    scan_pdf = out.with_suffix(".scan.pdf")
+    Image.open(jpeg).save(scan_pdf, resolution=300.0)
+    with pikepdf.open(scan_pdf) as a, pikepdf.open(born) as b:
+        a.pages.append(b.pages[0])
+        a.save(out)
+    return out
+
+
+def _build(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "dossier_station.station", "build", str(folder), "-o", str(out), "--engine", "tesseract", "--jobs", "1", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def _page_text(pdf: Path, n: int) -> str:
+    return subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _images_under(obj: pikepdf.Object, seen: set | None = None) -> int:
+    """Image XObjects reachable from a page's or form's resources."""
+    seen = set() if seen is None else seen
+    count = 0
+    xobjects = obj.get("/Resources", pikepdf.Dictionary()).get("/XObject", pikepdf.Dictionary())
+    for _, x in xobjects.items():
+        if x.objgen in seen:
+            continue
+        seen.add(x.objgen)
+        count += 1 if x.get("/Subtype") == pikepdf.Name.Image else _images_under(x, seen)
+    return count
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory, sample_dir):
+    """One build (tesseract, one worker): kept, refused, mixed, rotated-and-cropped, annotated."""
+    folder = tmp_path_factory.mktemp("born")
+    cjk_pdf(folder / "1-indictment.pdf", [INDICTMENT, ["第二页：证据目录", "一、书证"]])
+    pdf_makers.born_digital_pdf(folder / "2-helvetica.pdf", ["Indictment No. 2024-17", "Defendant: Zhang San"])
+    born = cjk_pdf(tmp_path_factory.mktemp("parts") / "born.pdf", [["讯问笔录（第1次）", "问：你叫什么名字？"]])
+    mixed_pdf(folder / "3-mixed.pdf", Image.open(sample_dir / "dev_008.jpg"), born)
+    cjk_pdf(folder / "4-rotated.pdf", [["横排的表格页", "旋转九十度显示"]], rotate=90, crop=(36, 100, 560, 800))
+    cjk_pdf(folder / "5-signed.pdf", [["询问笔录", "以上笔录我看过，和我说的相符。"]], annotate=True)
+    out = tmp_path_factory.mktemp("born-out")
+    result = _build(folder, out)
+    assert result.returncode == 0, result.stderr + result.stdout
+    report = json.loads(next(out.glob("*.report.json")).read_text("utf-8"))
+    rows = {p["key"]: p for p in report["pages"]}
+    volume = next(out.glob("*.pdf"))
+    return {"folder": folder, "rows": rows, "report": report, "pdf": volume, "stdout": result.stdout}
+
+
+def _dossier_page(b, key: str) -> int:
+    """1-based PDF page of a document page (cover and catalogue come first)."""
+    with pikepdf.open(b["pdf"]) as pdf:
+        labels = [str(p.label) for p in pdf.pages]
+    return labels.index(str(b["rows"][key]["page_number"])) + 1
+
+
+def test_born_digital_page_is_a_form_xobject_with_no_raster(build):
+    row = build["rows"]["1-indictment.pdf#1"]
+    assert row["kept_vector"] and row["born_digital"] and row["engine"].startswith("none")
+    assert row["image_decision"].startswith("kept as born-digital vector page")
+    assert build["report"]["summary"]["kept_born_digital"][:2] == ["1-indictment.pdf#1", "1-indictment.pdf#2"]
+    assert "kept as born-digital vector pages" in " ".join(build["stdout"].split())
+    n = _dossier_page(build, "1-indictment.pdf#1")
+    with pikepdf.open(build["pdf"]) as pdf:
+        page = pdf.pages[n - 1]
+        xobjects = page.Resources.XObject
+        assert list(xobjects.keys()) == ["/Fm0"] and xobjects.Fm0.Subtype == pikepdf.Name.Form
+        assert _images_under(page.obj) == 0
+        assert abs(float(page.MediaBox[2]) - 595.28) < 0.01 and abs(float(page.MediaBox[3]) - 841.89) < 0.01
+
+
+def test_kept_page_text_comes_out_exactly_once_with_its_page_number(build):
+    n = _dossier_page(build, "1-indictment.pdf#1")
+    text = _page_text(build["pdf"], n)
+    for line in INDICTMENT:
+        assert text.count(line) == 1, text
+    number = str(build["rows"]["1-indictment.pdf#1"]["page_number"])
+    assert number in text.split()  # the stamped page number, over the imported page
+
+
+def test_pages_of_one_file_share_its_font_in_the_dossier(build):
+    a, b = _dossier_page(build, "1-indictment.pdf#1"), _dossier_page(build, "1-indictment.pdf#2")
+    with pikepdf.open(build["pdf"]) as pdf:
+        fa = pdf.pages[a - 1].Resources.XObject.Fm0.Resources.Font
+        fb = pdf.pages[b - 1].Resources.XObject.Fm0.Resources.Font
+        assert {v.objgen for _, v in fa.items()} == {v.objgen for _, v in fb.items()}
+
+
+def test_every_font_embedded_and_volume_passes_pdfa_and_qpdf(build):
+    from pikepdf.pdfa import validate_written
+
+    fonts = subprocess.run(["pdffonts", str(build["pdf"])], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # the emb column
+    report = validate_written(build["pdf"], "3b")
+    assert report.passed, [str(f) for f in report.findings]
+    check = subprocess.run(["qpdf", "--check", str(build["pdf"])], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_page_with_unembedded_font_falls_back_to_raster_with_the_reason(build):
+    row = build["rows"]["2-helvetica.pdf"]
+    assert row["born_digital"] and not row["kept_vector"]
+    assert "not kept as vector" in row["image_decision"] and "not embedded" in row["image_decision"]
+    assert "Indictment No. 2024-17" in row["text"]  # its own text, not OCR'd
+    n = _dossier_page(build, "2-helvetica.pdf")
+    with pikepdf.open(build["pdf"]) as pdf:
+        assert "/Im0" in pdf.pages[n - 1].Resources.XObject
+    assert _page_text(build["pdf"], n).count("Defendant: Zhang San") == 1
+
+
+def test_mixed_pdf_gives_one_ocrd_raster_page_and_one_kept_vector_page(build):
+    scan, born = build["rows"]["3-mixed.pdf#1"], build["rows"]["3-mixed.pdf#2"]
+    assert not scan["born_digital"] and not scan["kept_vector"] and scan["engine"] == "tesseract" and scan["chars"] > 100
+    assert born["kept_vector"]
+    with pikepdf.open(build["pdf"]) as pdf:
+        assert "/Im0" in pdf.pages[_dossier_page(build, "3-mixed.pdf#1") - 1].Resources.XObject
+        assert list(pdf.pages[_dossier_page(build, "3-mixed.pdf#2") - 1].Resources.XObject.keys()) == ["/Fm0"]
+    assert _page_text(build["pdf"], _dossier_page(build, "3-mixed.pdf#2")).count("讯问笔录（第1次）") == 1
+
+
+def _render(pdf: Path, n: int, out: Path) -> np.ndarray:
+    subprocess.run(["pdftoppm", "-r", "36", "-gray", "-cropbox", "-f", str(n), "-l", str(n), "-singlefile", "-png", str(pdf), str(out)], check=True)
+    return np.asarray(Image.open(f"{out}.png"), dtype=np.int16)
+
+
+def test_rotated_and_cropped_page_shows_as_the_source_shows_it(build, tmp_path):
+    row = build["rows"]["4-rotated.pdf"]
+    assert row["kept_vector"]
+    n = _dossier_page(build, "4-rotated.pdf")
+    with pikepdf.open(build["pdf"]) as pdf:
+        box = pdf.pages[n - 1].MediaBox
+        assert (round(float(box[2]), 2), round(float(box[3]), 2)) == (700.0, 524.0)  # the crop box, turned 90°
+    ours = _render(build["pdf"], n, tmp_path / "ours")
+    theirs = _render(build["folder"] / "4-rotated.pdf", 1, tmp_path / "theirs")
+    assert ours.shape == theirs.shape
+    diff = np.abs(ours - theirs)
+    diff[: ours.shape[0] // 8, -ours.shape[1] // 4:] = 0  # our page number, top right
+    assert diff.mean() < 1.0 and (diff > 64).mean() < 0.002
+
+
+def test_annotations_and_javascript_are_left_out(build):
+    row = build["rows"]["5-signed.pdf"]
+    assert row["kept_vector"]
+    n = _dossier_page(build, "5-signed.pdf")
+    with pikepdf.open(build["pdf"]) as pdf:
+        assert "/Annots" not in pdf.pages[n - 1]
+        assert "/AcroForm" not in pdf.Root
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary):
+                assert obj.get("/S") != pikepdf.Name.JavaScript
+
+
+def test_pdfa_1b_volume_keeps_what_pdfa_1_allows_and_passes_preflight(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cjk_pdf(folder / "1-cidset.pdf", [INDICTMENT], cidset=True)  # PDF/A-1 wants the subset's CIDSet
+    cjk_pdf(folder / "2-no-cidset.pdf", [["无CIDSet的文书"]])
+    out = tmp_path / "out"
+    result = _build(folder, out, "--pdfa", "1b")
+    assert result.returncode == 0, result.stderr + result.stdout
+    rows = {p["key"]: p for p in json.loads(next(out.glob("*.report.json")).read_text("utf-8"))["pages"]}
+    assert rows["1-cidset.pdf"]["kept_vector"]
+    assert not rows["2-no-cidset.pdf"]["kept_vector"] and "CIDSet" in rows["2-no-cidset.pdf"]["image_decision"]
+    volume = next(out.glob("*.pdf"))
+    pre = subprocess.run(["java", "-cp", PREFLIGHT_CP, "org.apache.pdfbox.preflight.Validator_A1b", str(volume)], capture_output=True, text=True, timeout=180)
+    assert pre.returncode == 0 and "is a valid PDF/A-1b file" in pre.stdout, pre.stdout + pre.stderr
+
+
+def test_writer_refuses_a_source_changed_since_it_was_hashed(tmp_path):
+    from dossier_station.assemble.imported_page import SourcePdfs
+    from dossier_station.core.errors import InputFileError
+    from dossier_station.core.model import ImportedPage
+
+    src = cjk_pdf(tmp_path / "a.pdf", [INDICTMENT])
+    imp = ImportedPage(src, 0, "0" * 64, (1, 0, 0, 1, 0, 0), (0, 0, 595.28, 841.89))
+    with SourcePdfs(tmp_path) as sources, pytest.raises(InputFileError, match="changed during the build"):
+        sources.refusal(imp, "2b")
+    assert not list(tmp_path.glob(".import-*"))  # no copy left behind
+
+
+def test_page_spec_with_an_imported_page_round_trips_through_json():
+    from dossier_station.core.model import EncodedImage, ImportedPage, PageSpec
+
+    spec = PageSpec(100.0, 200.0, EncodedImage(Path("/w/0001.png"), "/FlateDecode", 10, 20, "/DeviceGray", 8), (100, 0, 0, 200, 0, 0),
+                    key="a.pdf#2", imported=ImportedPage(Path("/in/a.pdf"), 1, "ab" * 32, (0.0, -1.0, 1.0, 0.0, 0.0, 595.0), (0.0, 0.0, 595.0, 842.0)))
+    assert PageSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+    plain = PageSpec(1.0, 2.0, spec.image, spec.matrix)
+    assert "imported" not in plain.to_json() and PageSpec.from_json(plain.to_json()) == plain
+
+
+@given(
+    st.tuples(*[st.floats(-2000, 2000, allow_nan=False) for _ in range(2)]),
+    st.floats(1, 3000), st.floats(1, 3000), st.sampled_from([0, 90, 180, 270]), st.floats(0.1, 10),
+)
+def test_placement_maps_the_displayed_box_exactly_onto_the_page(corner, w, h, rotate, unit):
+    from dossier_station.ocr.pdf_pages import placement
+
+    x0, y0 = corner
+    (a, b, c, d, e, f), width, height = placement((x0, y0, x0 + w, y0 + h), rotate, unit)
+    xs = [a * x + c * y + e for x in (x0, x0 + w) for y in (y0, y0 + h)]
+    ys = [b * x + d * y + f for x in (x0, x0 + w) for y in (y0, y0 + h)]
+    tol = 1e-3 * max(1.0, unit) + 1e-6 * max(abs(x0), abs(y0), w, h) * unit
+    assert abs(min(xs)) < tol and abs(min(ys)) < tol
+    assert abs(max(xs) - width) < tol and abs(max(ys) - height) < tol
