@@ -79,6 +79,29 @@ def mixed_pdf(out: Path, scan: Image.Image, born: Path) -> Path:
     return out
 
 
+def cairo_pdf(out: Path, source: Path) -> Path:
+    """A PDF as cairo writes it (poppler's pdftocairo): fonts embedded, a transparency group."""
+    subprocess.run(["pdftocairo", "-pdf", str(source), str(out)], check=True)
+    return out
+
+
+def cmyk_pdf(out: Path) -> Path:
+    """A born-digital page that paints in DeviceCMYK (a print shop's export)."""
+    cjk_pdf(out, [["青色印章的文书"]])
+    with pikepdf.open(out, allow_overwriting_input=True) as pdf:
+        page = pdf.pages[0]
+        page.Contents = pikepdf.Stream(pdf, b"1 0 0 0 k 72 300 200 100 re f\n" + page.Contents.read_bytes())
+        pdf.save(out)
+    return out
+
+
+def encrypted_pdf(out: Path, source: Path) -> Path:
+    """Opens without a password, but its author restricted copying (owner password only)."""
+    with pikepdf.open(source) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(owner="secret", user="", allow=pikepdf.Permissions(extract=False)))
+    return out
+
+
 def _build(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "dossier_station.station", "build", str(folder), "-o", str(out), "--engine", "tesseract", "--jobs", "1", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -111,6 +134,9 @@ def build(tmp_path_factory, sample_dir):
     mixed_pdf(folder / "3-mixed.pdf", Image.open(sample_dir / "dev_008.jpg"), born)
     cjk_pdf(folder / "4-rotated.pdf", [["横排的表格页", "旋转九十度显示"]], rotate=90, crop=(36, 100, 560, 800))
     cjk_pdf(folder / "5-signed.pdf", [["询问笔录", "以上笔录我看过，和我说的相符。"]], annotate=True)
+    encrypted_pdf(folder / "6-encrypted.pdf", born)
+    cairo_pdf(folder / "7-cairo.pdf", pdf_makers.born_digital_pdf(born.parent / "helv.pdf", ["Case No. 2024-88"]))
+    cmyk_pdf(folder / "8-cmyk.pdf")
     out = tmp_path_factory.mktemp("born-out")
     result = _build(folder, out)
     assert result.returncode == 0, result.stderr + result.stdout
@@ -181,6 +207,22 @@ def test_page_with_unembedded_font_falls_back_to_raster_with_the_reason(build):
     assert _page_text(build["pdf"], n).count("Defendant: Zhang San") == 1
 
 
+@pytest.mark.parametrize(("key", "why"), [
+    ("6-encrypted.pdf", "encrypted"),
+    ("8-cmyk.pdf", "DeviceCMYK"),
+])
+def test_pages_pdfa_cannot_hold_as_they_are_go_in_as_raster_with_why(build, key, why):
+    row = build["rows"][key]
+    assert row["born_digital"] and not row["kept_vector"] and why in row["image_decision"]
+    with pikepdf.open(build["pdf"]) as pdf:
+        assert "/Im0" in pdf.pages[_dossier_page(build, key) - 1].Resources.XObject
+
+
+def test_cairo_page_with_transparency_is_kept_in_pdfa_3(build):
+    assert build["rows"]["7-cairo.pdf"]["kept_vector"]  # PDF/A-2 and -3 allow transparency
+    assert _page_text(build["pdf"], _dossier_page(build, "7-cairo.pdf")).count("Case No. 2024-88") == 1
+
+
 def test_mixed_pdf_gives_one_ocrd_raster_page_and_one_kept_vector_page(build):
     scan, born = build["rows"]["3-mixed.pdf#1"], build["rows"]["3-mixed.pdf#2"]
     assert not scan["born_digital"] and not scan["kept_vector"] and scan["engine"] == "tesseract" and scan["chars"] > 100
@@ -228,12 +270,14 @@ def test_pdfa_1b_volume_keeps_what_pdfa_1_allows_and_passes_preflight(tmp_path):
     folder.mkdir()
     cjk_pdf(folder / "1-cidset.pdf", [INDICTMENT], cidset=True)  # PDF/A-1 wants the subset's CIDSet
     cjk_pdf(folder / "2-no-cidset.pdf", [["无CIDSet的文书"]])
+    cairo_pdf(folder / "3-cairo.pdf", pdf_makers.born_digital_pdf(tmp_path / "helv.pdf", ["Case No. 2024-88"]))
     out = tmp_path / "out"
     result = _build(folder, out, "--pdfa", "1b")
     assert result.returncode == 0, result.stderr + result.stdout
     rows = {p["key"]: p for p in json.loads(next(out.glob("*.report.json")).read_text("utf-8"))["pages"]}
     assert rows["1-cidset.pdf"]["kept_vector"]
     assert not rows["2-no-cidset.pdf"]["kept_vector"] and "CIDSet" in rows["2-no-cidset.pdf"]["image_decision"]
+    assert not rows["3-cairo.pdf"]["kept_vector"] and "transparency" in rows["3-cairo.pdf"]["image_decision"]
     volume = next(out.glob("*.pdf"))
     pre = subprocess.run(["java", "-cp", PREFLIGHT_CP, "org.apache.pdfbox.preflight.Validator_A1b", str(volume)], capture_output=True, text=True, timeout=180)
     assert pre.returncode == 0 and "is a valid PDF/A-1b file" in pre.stdout, pre.stdout + pre.stderr
