@@ -118,11 +118,11 @@ class SourcePdfs:
             return "the PDF is encrypted (its author restricted it); a copy of its pages may not be allowed"
         if imp.index >= len(pdf.pages):
             return f"the PDF has no page {imp.index + 1}"
-        optional = _optional_content(pdf.pages[imp.index])
-        if optional:
-            return optional
         probe = pikepdf.new()
         try:
+            optional = _optional_content(pdf.pages[imp.index])
+            if optional:
+                return optional
             form = probe.copy_foreign(self._form(imp, fallback))
             width, height = page_size(imp)
             probe.pages.append(dossier_page(probe, imp, form, width, height, b""))

@@ -335,6 +335,7 @@ def settle_vector_page(out: PageOutcome, refusal: str | None) -> None:
     encoding = out.image_encoding.partition(VECTOR_FALLBACK)
     if refusal is None:
         out.image_decision, out.image_encoding = kept, encoding[0]
+        out.image_sha256 = ""  # no image of this page is embedded (the fallback raster stays in the work folder)
         return
     out.kept_vector = False
     out.spec = replace(out.spec, imported=None)

@@ -11,15 +11,18 @@ pikepdf's PDF/A allowlist validator and PDFBox Preflight.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pikepdf
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -319,3 +322,39 @@ def test_placement_maps_the_displayed_box_exactly_onto_the_page(corner, w, h, ro
     tol = 1e-3 * max(1.0, unit) + 1e-6 * max(abs(x0), abs(y0), w, h) * unit
     assert abs(min(xs)) < tol and abs(min(ys)) < tol
     assert abs(max(xs) - width) < tol and abs(max(ys) - height) < tol
+
+
+@functools.cache
+def _pristine() -> bytes:
+    folder = Path(tempfile.mkdtemp(prefix="born-pristine-"))
+    return cjk_pdf(folder / "p.pdf", [INDICTMENT]).read_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=6))
+def test_any_damage_to_a_born_digital_source_gives_a_verdict_or_a_clear_error(flips):
+    """A source damaged after the page stage read it: the writer keeps it, refuses it with a
+    reason, or stops with the loader's clear error — never a traceback."""
+    from dossier_station.assemble.imported_page import SourcePdfs
+    from dossier_station.core.errors import InputFileError
+    from dossier_station.core.files import sha256_file
+    from dossier_station.core.model import ImportedPage
+
+    data = bytearray(_pristine())
+    for where, byte in flips:
+        data[int(where * len(data))] = byte
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "damaged.pdf"
+        src.write_bytes(bytes(data))
+        imp = ImportedPage(src, 0, sha256_file(src), (1, 0, 0, 1, 0, 0), (0, 0, 595.28, 841.89))
+        try:
+            with SourcePdfs(Path(tmp)) as sources:
+                why = sources.refusal(imp, "2b")
+                assert why is None or isinstance(why, str)
+                if why is None:
+                    dest = pikepdf.new()
+                    dest.pages.append(pikepdf.Page(pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842])))
+                    dest.pages[0].Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=sources.place(dest, imp)))
+                    dest.save(io.BytesIO())
+        except InputFileError as exc:
+            assert "damaged.pdf" in str(exc)
