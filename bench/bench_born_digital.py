@@ -62,7 +62,10 @@ def facts(pdf: Path, probe: str, pages: int) -> dict[str, object]:
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+    from pikepdf.pdfa import validate_written
+
     return {
+        "pdfa_2b": validate_written(pdf, "2b").passed,
         "bytes_per_page": round(pdf.stat().st_size / pages),
         "file_bytes": pdf.stat().st_size,
         "images": len(images),
