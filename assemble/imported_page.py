@@ -12,8 +12,11 @@ volume's OutputIntent and XMP, and pikepdf's allowlist PDF/A validator (``pikepd
 no file written) must approve it at the volume's level. A page it refuses goes in as the page
 stage's raster plus its own text, and the reason goes to the build report.
 
-Annotations are left out (widgets of a signed transcript, links, JavaScript actions): they
-are not part of the page's content, and the signed original itself is attached to the volume.
+What a printout of the source shows stays: annotations marked to print that have an
+appearance (a visible signature, a stamp) are flattened into the page first, as the raster
+fallback would show them. The rest is left out — invisible signature fields, links, JavaScript
+actions: they are not part of what the page shows, and a signed original is attached to the
+volume as it is.
 Each source file is copied into the work folder while its hash is checked (the bytes imported
 are the bytes hashed) and opened once per volume, so pages of one file share its fonts.
 """
@@ -46,6 +49,7 @@ class SourcePdfs:
         self._pdfs: dict[str, pikepdf.Pdf] = {}
         self._copies: list[Path] = []
         self._forms: dict[tuple[str, int], pikepdf.Object] = {}
+        self._unflattened: dict[str, str] = {}
 
     def __enter__(self) -> SourcePdfs:
         return self
@@ -83,6 +87,10 @@ class SourcePdfs:
             pdf = pikepdf.open(copy)
         except Exception as exc:  # noqa: BLE001 - it opened at the page stage; anything now is the file's fault
             raise InputFileError(f"{path}: the PDF cannot be opened to import its pages ({exc})", hint="obtain an intact copy of the file") from None
+        try:
+            pdf.flatten_annotations("print")  # what a printout shows (a visible signature, a stamp) stays
+        except Exception as exc:  # noqa: BLE001 - the page cannot be shown as printed: raster instead
+            self._unflattened[imp.sha256] = f"its annotations cannot be flattened into the page ({type(exc).__name__}: {exc})"
         self._pdfs[imp.sha256] = pdf
         return pdf
 
@@ -114,6 +122,8 @@ class SourcePdfs:
         from dossier_station.assemble.pdfa import add_output_intent, set_identity
 
         pdf = self._open(imp, fallback)
+        if imp.sha256 in self._unflattened:
+            return self._unflattened[imp.sha256]
         if pdf.is_encrypted:
             return "the PDF is encrypted (its author restricted it); a copy of its pages may not be allowed"
         if imp.index >= len(pdf.pages):

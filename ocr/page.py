@@ -321,7 +321,7 @@ def _as_vector_page(out: PageOutcome, src: PageSource, imported: ImportedPage, s
                        imported=replace(imported, sha256=src.sha256))
     out.kept_vector = True
     out.image_decision = (f"{VECTOR_KEPT}: page {src.index + 1} of {src.path.name} placed as it is (a Form XObject) — its own text, "
-                          f"not OCR'd; its vectors, not rasterised; annotations left out{VECTOR_FALLBACK}{out.image_decision}")
+                          f"not OCR'd; its vectors, not rasterised; printing annotations flattened, the rest left out{VECTOR_FALLBACK}{out.image_decision}")
     out.image_encoding = f"PDF page (Form XObject){VECTOR_FALLBACK}{out.image_encoding}"
 
 

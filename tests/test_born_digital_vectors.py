@@ -62,7 +62,11 @@ def cjk_pdf(out: Path, pages: list[list[str]], *, rotate: int = 0, crop: tuple[f
             link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[72, 700, 300, 720], A=js)
             sig = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Sig, T=pikepdf.String("签名"),
                                      Rect=[300, 100, 500, 160], F=4)
-            page.Annots = pikepdf.Array([pdf.make_indirect(link), pdf.make_indirect(sig)])
+            seal = pikepdf.Stream(pdf, b"1 0 0 rg 0 0 120 120 re f")  # a stamp that prints: part of what the page shows
+            seal.Type, seal.Subtype, seal.BBox = pikepdf.Name.XObject, pikepdf.Name.Form, [0, 0, 120, 120]
+            stamp = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Stamp, Rect=[400, 400, 520, 520], F=4,
+                                       AP=pikepdf.Dictionary(N=pdf.make_indirect(seal)))
+            page.Annots = pikepdf.Array([pdf.make_indirect(link), pdf.make_indirect(sig), pdf.make_indirect(stamp)])
         pdf.pages.append(pikepdf.Page(pdf.make_indirect(page)))
     if annotate:
         pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([pdf.pages[0].Annots[1]]), SigFlags=3)
@@ -241,24 +245,29 @@ def _render(pdf: Path, n: int, out: Path) -> np.ndarray:
     return np.asarray(Image.open(f"{out}.png"), dtype=np.int16)
 
 
-def test_rotated_and_cropped_page_shows_as_the_source_shows_it(build, tmp_path):
-    row = build["rows"]["4-rotated.pdf"]
-    assert row["kept_vector"]
-    n = _dossier_page(build, "4-rotated.pdf")
-    with pikepdf.open(build["pdf"]) as pdf:
-        box = pdf.pages[n - 1].MediaBox
-        assert (round(float(box[2]), 2), round(float(box[3]), 2)) == (700.0, 524.0)  # the crop box, turned 90°
-    ours = _render(build["pdf"], n, tmp_path / "ours")
-    theirs = _render(build["folder"] / "4-rotated.pdf", 1, tmp_path / "theirs")
+def _shows_as_the_source(build, key: str, tmp_path: Path) -> None:
+    """Rendered by poppler, the dossier page and the source page are the same picture (but for
+    our page number, top right)."""
+    ours = _render(build["pdf"], _dossier_page(build, key), tmp_path / "ours")
+    theirs = _render(build["folder"] / key, 1, tmp_path / "theirs")
     assert ours.shape == theirs.shape
     diff = np.abs(ours - theirs)
-    diff[: ours.shape[0] // 8, -ours.shape[1] // 4:] = 0  # our page number, top right
+    diff[: ours.shape[0] // 8, -ours.shape[1] // 4:] = 0
     assert diff.mean() < 1.0 and (diff > 64).mean() < 0.002
 
 
-def test_annotations_and_javascript_are_left_out(build):
+def test_rotated_and_cropped_page_shows_as_the_source_shows_it(build, tmp_path):
+    assert build["rows"]["4-rotated.pdf"]["kept_vector"]
+    with pikepdf.open(build["pdf"]) as pdf:
+        box = pdf.pages[_dossier_page(build, "4-rotated.pdf") - 1].MediaBox
+        assert (round(float(box[2]), 2), round(float(box[3]), 2)) == (700.0, 524.0)  # the crop box, turned 90°
+    _shows_as_the_source(build, "4-rotated.pdf", tmp_path)
+
+
+def test_printing_stamp_stays_on_the_page_fields_links_and_javascript_are_left_out(build, tmp_path):
     row = build["rows"]["5-signed.pdf"]
     assert row["kept_vector"]
+    _shows_as_the_source(build, "5-signed.pdf", tmp_path)  # the red stamp is flattened into the page
     n = _dossier_page(build, "5-signed.pdf")
     with pikepdf.open(build["pdf"]) as pdf:
         assert "/Annots" not in pdf.pages[n - 1]
