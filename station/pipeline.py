@@ -294,7 +294,7 @@ def quality_checks(outcomes: list[PageOutcome], row_indices: list[tuple[Any, lis
             items.append({"page": o.key, "issue": "no text found on a non-blank page: check it is legible and upright"})
         elif o.ocr_confidence < LOW_OCR_CONFIDENCE:
             items.append({"page": o.key, "issue": f"low OCR confidence {o.ocr_confidence:.2f}: check legibility (rescan at 300 dpi?)"})
-        if not o.deskew_applied:
+        if not o.deskew_applied and not o.born_digital:  # a born-digital page is level as made
             items.append({"page": o.key, "issue": "skew could not be measured (no clear text lines): check it is straight"})
     for row, idx in row_indices:
         if idx and all(outcomes[i].blank for i in idx):
