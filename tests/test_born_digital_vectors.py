@@ -367,3 +367,32 @@ def test_any_damage_to_a_born_digital_source_gives_a_verdict_or_a_clear_error(fl
                     dest.save(io.BytesIO())
         except InputFileError as exc:
             assert "damaged.pdf" in str(exc)
+
+
+def test_catalogue_labels_and_bookmarks_count_kept_pages(build):
+    rows = build["rows"]
+    vol = build["report"]["volumes"][0]
+    assert vol["numbered_pages"] == len(rows) and [r["page_number"] for r in rows.values()] == list(range(1, len(rows) + 1))
+    with pikepdf.open(build["pdf"]) as pdf:
+        labels = [str(p.label) for p in pdf.pages]
+        assert labels[-2] == str(len(rows))  # the last document page, before the back sheet
+        with pdf.open_outline() as outline:
+            targets = [item.destination[0].objgen for item in outline.root if item.destination is not None]
+        first = pdf.pages[_dossier_page(build, "1-indictment.pdf#1") - 1].obj.objgen
+        assert first in targets  # the document's bookmark opens on its first (kept) page
+
+
+def test_a_document_split_across_volumes_imports_its_pages_into_each(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cjk_pdf(folder / "long.pdf", [["第一卷的页"], ["第二卷的页"]])
+    out = tmp_path / "out"
+    result = _build(folder, out, "--max-pages", "1")
+    assert result.returncode == 0, result.stderr + result.stdout
+    volumes = sorted(out.glob("*.pdf"))
+    assert len(volumes) == 2
+    for volume, line in zip(volumes, ["第一卷的页", "第二卷的页"], strict=True):
+        text = subprocess.run(["pdftotext", str(volume), "-"], capture_output=True, text=True, check=True).stdout
+        assert text.count(line) == 1
+        assert subprocess.run(["qpdf", "--check", str(volume)], capture_output=True).returncode == 0
+    assert not list(out.glob(".import-*")) and not list(out.rglob(".import-*"))  # scratch copies removed
