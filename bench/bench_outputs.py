@@ -37,8 +37,8 @@ def write(n: int, out: Path) -> tuple[float, float]:
     saved = writer._volume_verifier
     spent = [0.0]
 
-    def timed(total, images):  # type: ignore[no-untyped-def]
-        check = saved(total, images)
+    def timed(total, images, forms=0):  # type: ignore[no-untyped-def]
+        check = saved(total, images, forms)
 
         def run(path: Path) -> None:
             t = time.perf_counter()
