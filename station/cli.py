@@ -38,7 +38,31 @@ AREA_MODULES = (
 err_console = Console(stderr=True, highlight=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _AreaGroup(click.Group):
+    """The top-level group, filled from AREA_MODULES when a command is first looked up.
+
+    Not at import: the OCR worker processes of a build are spawned, and each re-imports the
+    ``dossier`` script's module; registering every area there (signing, UI, cluster …) cost
+    half a second per worker for commands a worker never runs.
+    """
+
+    _areas_loaded = False
+
+    def _load_areas(self) -> None:
+        if not self._areas_loaded:
+            type(self)._areas_loaded = True
+            _register_areas()
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_areas()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_areas()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_AreaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dossier")
 def cli() -> None:
     """Turn paper case files and interrogation-room signatures into court-ready e-dossiers."""
@@ -55,8 +79,6 @@ def _register_areas() -> None:
         for command in getattr(module, "COMMANDS", ()):
             cli.add_command(command)
 
-
-_register_areas()
 
 
 def main(argv: list[str] | None = None) -> None:
