@@ -29,12 +29,15 @@ from pathlib import Path
 import pikepdf
 
 from dossier_station.core.errors import InputFileError
-from dossier_station.core.files import HashMismatchError, copy_hashed, discard
+from dossier_station.core.files import TMP_SUFFIX, HashMismatchError, copy_hashed, discard
 from dossier_station.core.model import ImportedPage
 
 FORM_NAME = "/Fm0"  # the imported page's resource name on a dossier page (images are /Im0)
 MAX_REASONS = 3
-_VERDICTS: dict[tuple[str, int, str], str | None] = {}  # (sha256, page, level) → refusal or None
+MAX_VERDICTS = 10_000
+# (sha256, page, level) → refusal or None: the build's report and its writer ask the same
+# question of the same bytes, and get the same answer without a second probe
+_VERDICTS: dict[tuple[str, int, str], str | None] = {}
 
 
 def _level(level: str) -> str:
@@ -72,7 +75,9 @@ class SourcePdfs:
         # the page stage's path; on the worker pool that was the worker's, the spec's source is ours
         candidates = [Path(imp.path), *([Path(fallback)] if fallback else [])]
         path = next((p for p in candidates if p.is_file()), candidates[0])
-        copy = self.scratch / f".import-{imp.sha256[:16]}.{os.getpid()}.pdf"
+        # unique to this object (two builds in one process never share a copy); named as the
+        # station's temporaries are, so a killed build's copy is cleared by the next one
+        copy = self.scratch / f".import-{imp.sha256[:16]}-{id(self):x}.{os.getpid()}{TMP_SUFFIX}"
         try:
             copy_hashed(path, copy, imp.sha256)
         except HashMismatchError:
@@ -113,6 +118,8 @@ class SourcePdfs:
         level = _level(level)
         key = (imp.sha256, imp.index, level)
         if key not in _VERDICTS:
+            if len(_VERDICTS) >= MAX_VERDICTS:  # a long-running station (UI, hot folders): stay bounded
+                _VERDICTS.clear()
             _VERDICTS[key] = self._probe(imp, level, fallback)
         return _VERDICTS[key]
 
