@@ -39,7 +39,7 @@ PREFLIGHT_CP = ":".join(
 
 
 def cjk_pdf(out: Path, pages: list[list[str]], *, rotate: int = 0, crop: tuple[float, float, float, float] | None = None,
-            cidset: bool = False, annotate: bool = False) -> Path:
+            cidset: bool = False, annotate: bool = False, user_unit: float | None = None) -> Path:
     """A text PDF as a case system writes it: its font embedded, a red rule as vector content."""
     font = CjkFont()
     contents = []
@@ -57,6 +57,8 @@ def cjk_pdf(out: Path, pages: list[list[str]], *, rotate: int = 0, crop: tuple[f
             page.Rotate = rotate
         if crop:
             page.CropBox = pikepdf.Array(crop)
+        if user_unit:
+            page.UserUnit = user_unit
         if annotate:  # a signature field and a link running JavaScript: neither belongs in the dossier page
             js = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert('hi')"))
             link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[72, 700, 300, 720], A=js)
@@ -144,6 +146,7 @@ def build(tmp_path_factory, sample_dir):
     encrypted_pdf(folder / "6-encrypted.pdf", born)
     cairo_pdf(folder / "7-cairo.pdf", pdf_makers.born_digital_pdf(born.parent / "helv.pdf", ["Case No. 2024-88"]))
     cmyk_pdf(folder / "8-cmyk.pdf")
+    cjk_pdf(folder / "9-userunit.pdf", [["图纸页 UserUnit 2"]], user_unit=2.0)
     out = tmp_path_factory.mktemp("born-out")
     result = _build(folder, out)
     assert result.returncode == 0, result.stderr + result.stdout
@@ -396,3 +399,11 @@ def test_a_document_split_across_volumes_imports_its_pages_into_each(tmp_path):
         assert text.count(line) == 1
         assert subprocess.run(["qpdf", "--check", str(volume)], capture_output=True).returncode == 0
     assert not list(out.glob(".import-*")) and not list(out.rglob(".import-*"))  # scratch copies removed
+
+
+def test_user_unit_page_is_kept_at_its_real_size(build):
+    row = build["rows"]["9-userunit.pdf"]
+    assert row["kept_vector"] and "/UserUnit 2" in row["dpi_note"]  # the report says how its units were taken
+    with pikepdf.open(build["pdf"]) as pdf:
+        box = pdf.pages[_dossier_page(build, "9-userunit.pdf") - 1].MediaBox
+        assert (round(float(box[2]), 2), round(float(box[3]), 2)) == (1190.56, 1683.78)  # 2 × A4 in points
