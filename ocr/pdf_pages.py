@@ -47,6 +47,7 @@ class PdfPageRaster:
     text_lines: list[tuple[str, float, float, float, float]] | None = None  # born digital: (text, x0, y0, x1, y1) in raster px
     note: str = ""  # how the resolution was taken when the page's units are not points (/UserUnit)
     imported: ImportedPage | None = None  # born digital: the page itself, to place as it is (sha256 left to the caller)
+    turn: int = 0  # born digital: the clockwise turn it is shown with (its /Rotate, unless its text then runs sideways)
     size_pt: tuple[float, float] | None = None  # born digital: the displayed size in points (/Rotate, crop box, /UserUnit)
 
 
@@ -126,10 +127,10 @@ def _visible_text(page, raw) -> str:  # type: ignore[no-untyped-def]
 
 
 def load_pdf_page(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
-    unit, box, rotate = _page_facts(path, index)
+    unit, box, _rotate = _page_facts(path, index)  # the turn is pdfium's (r.turn): /Rotate, or what makes the text upright
     r = _with_user_unit(_load(path, index, max_pixels), unit)
     if r.text_lines is not None and box is not None:
-        matrix, width, height = placement(box, rotate, unit)
+        matrix, width, height = placement(box, r.turn, unit)
         r.imported = ImportedPage(path, index, "", matrix, box)
         r.size_pt = (width, height)
     return r
@@ -179,13 +180,18 @@ def _load(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
         # scan rendered at its own resolution maps pixel for pixel (no resampling, no grey
         # edge on a bilevel page); image smoothing off for the same reason.
         scale = round(width_pt * scale) / width_pt * (1 - 1e-7)
-        bitmap = page.render(scale=scale, may_draw_forms=True, no_smoothimage=True)
+        rotate = page.get_rotation()
+        turn = _upright_turn(page, rotate) if text else rotate
+        bitmap = page.render(scale=scale, rotation=(turn - rotate) % 360, may_draw_forms=True, no_smoothimage=True)
         pil = bitmap.to_pil().convert("RGB")
         bitmap.close()
         if images and np.asarray(pil.reduce(4)).min() > 128:
             _check_images_decode(path, index, images)
-        lines = _text_lines(page, scale) if text else None
-        return PdfPageRaster(_narrowest_mode(pil), float(dpi), None, f"rendered at {dpi} dpi", text, lines)
+        lines = _text_lines(page, scale, turn) if text else None
+        how = f"rendered at {dpi} dpi"
+        if turn != rotate:
+            how += f", shown turned {turn}° (its /Rotate is {rotate}°) so that its text is upright"
+        return PdfPageRaster(_narrowest_mode(pil), float(dpi), None, how, text, lines, turn=turn)
     except InputFileError:
         raise
     except Exception as exc:  # any decoder failure inside pdfium or PIL: the file is at fault
@@ -210,15 +216,47 @@ def _check_images_decode(path: Path, index: int, images: list) -> None:  # type:
             raise _fail(path, index, f"image {n} ({filters}) cannot be decoded: the stream is damaged") from None
 
 
-def _text_lines(page, scale: float) -> list[tuple[str, float, float, float, float]] | None:  # type: ignore[no-untyped-def]
+def _upright_turn(page, rotate: int) -> int:  # type: ignore[no-untyped-def]
+    """The clockwise turn that shows a born-digital page's text upright.
+
+    Usually its /Rotate (a landscape table drawn turned on a portrait page and turned back
+    for display). When the text would then run sideways or upside down — a /Rotate set by
+    mistake, a page drawn turned without one — the turn its glyphs say wins: a dossier page is
+    upright. pdfium gives each glyph's angle clockwise in page space; most glyphs decide.
+    """
+    import math
+
+    import pypdfium2.raw as raw
+
+    textpage = page.get_textpage()
+    try:
+        n = textpage.count_chars()
+        votes: dict[int, int] = {}
+        for i in range(0, n, max(1, n // 400)):
+            if raw.FPDFText_GetUnicode(textpage.raw, i) in (0, 9, 10, 13, 32, 0x3000):
+                continue
+            angle = raw.FPDFText_GetCharAngle(textpage.raw, i)
+            if angle < 0:
+                continue
+            quarter = round(math.degrees(angle) / 90) % 4 * 90
+            votes[quarter] = votes.get(quarter, 0) + 1
+    finally:
+        textpage.close()
+    if not votes:
+        return rotate
+    quarter, count = max(votes.items(), key=lambda kv: kv[1])
+    return (-quarter) % 360 if count >= 0.6 * sum(votes.values()) else rotate
+
+
+def _text_lines(page, scale: float, turn: int) -> list[tuple[str, float, float, float, float]] | None:  # type: ignore[no-untyped-def]
     """The page's own text, one entry per text run, boxed in the rendered raster's pixels.
 
-    Page space maps to the raster as displayed: the crop box's corner to the origin, /Rotate
-    applied (``placement``, the same turn the writer gives the imported page), y flipped.
+    Page space maps to the raster as shown: the crop box's corner to the origin, turned by
+    ``turn`` (``placement``, the same turn the writer gives the imported page), y flipped.
     """
-    rotation = page.get_rotation()
-    if rotation % 90:
+    if turn % 90:
         return None
+    rotation = turn
     box = _box(page.get_cropbox())
     if box is None:
         return None

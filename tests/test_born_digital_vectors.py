@@ -39,15 +39,19 @@ PREFLIGHT_CP = ":".join(
 
 
 def cjk_pdf(out: Path, pages: list[list[str]], *, rotate: int = 0, crop: tuple[float, float, float, float] | None = None,
-            cidset: bool = False, annotate: bool = False, user_unit: float | None = None) -> Path:
-    """A text PDF as a case system writes it: its font embedded, a red rule as vector content."""
+            cidset: bool = False, annotate: bool = False, user_unit: float | None = None, landscape: bool = False) -> Path:
+    """A text PDF as a case system writes it: its font embedded, a red rule as vector content.
+
+    ``landscape``: drawn turned a quarter counter-clockwise on the portrait page, as a landscape
+    table is, so that /Rotate 90 shows it upright."""
     font = CjkFont()
     contents = []
     for lines in pages:
         c = Canvas(font)
         for i, t in enumerate(lines):
-            c.text(72, 760 - 28 * i, t, 16)
-        contents.append(c.content() + b"\n1 0 0 RG 2 w 72 600 m 520 600 l S")  # a red rule: vectors, not pixels
+            c.text(150 if landscape else 72, (450 if landscape else 760) - 28 * i, t, 16)
+        content = c.content() + b"\n1 0 0 RG 2 w 150 300 m 700 300 l S"  # a red rule: vectors, not pixels
+        contents.append(b"q 0 1 -1 0 595.28 0 cm\n" + content + b"\nQ" if landscape else content)
     pdf = pikepdf.new()
     fonts = font.embed(pdf, cidset=cidset)
     for content in contents:
@@ -141,7 +145,8 @@ def build(tmp_path_factory, sample_dir):
     pdf_makers.born_digital_pdf(folder / "2-helvetica.pdf", ["Indictment No. 2024-17", "Defendant: Zhang San"])
     born = cjk_pdf(tmp_path_factory.mktemp("parts") / "born.pdf", [["讯问笔录（第1次）", "问：你叫什么名字？"]])
     mixed_pdf(folder / "3-mixed.pdf", Image.open(sample_dir / "dev_008.jpg"), born)
-    cjk_pdf(folder / "4-rotated.pdf", [["横排的表格页", "旋转九十度显示"]], rotate=90, crop=(36, 100, 560, 800))
+    cjk_pdf(folder / "4-rotated.pdf", [["横排的表格页", "旋转九十度显示"]], rotate=90, crop=(36, 100, 560, 800), landscape=True)
+    cjk_pdf(folder / "4b-sideways.pdf", [["误设旋转的文书", "应当正着装订"]], rotate=90)  # /Rotate set by mistake
     cjk_pdf(folder / "5-signed.pdf", [["询问笔录", "以上笔录我看过，和我说的相符。"]], annotate=True)
     encrypted_pdf(folder / "6-encrypted.pdf", born)
     cairo_pdf(folder / "7-cairo.pdf", pdf_makers.born_digital_pdf(born.parent / "helv.pdf", ["Case No. 2024-88"]))
@@ -407,3 +412,17 @@ def test_user_unit_page_is_kept_at_its_real_size(build):
     with pikepdf.open(build["pdf"]) as pdf:
         box = pdf.pages[_dossier_page(build, "9-userunit.pdf") - 1].MediaBox
         assert (round(float(box[2]), 2), round(float(box[3]), 2)) == (1190.56, 1683.78)  # 2 × A4 in points
+
+
+def test_page_whose_rotate_shows_its_text_sideways_is_kept_upright(build):
+    row = build["rows"]["4b-sideways.pdf"]
+    assert row["kept_vector"] and "so that its text is upright" in row["pdf_page"]
+    n = _dossier_page(build, "4b-sideways.pdf")
+    with pikepdf.open(build["pdf"]) as pdf:
+        box = pdf.pages[n - 1].MediaBox
+        assert (round(float(box[2]), 2), round(float(box[3]), 2)) == (595.28, 841.89)  # portrait, as its text reads
+    words = subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), "-bbox", str(build["pdf"]), "-"], capture_output=True, text=True, check=True).stdout
+    import re
+
+    boxes = [tuple(map(float, m)) for m in re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">误设', words)]
+    assert boxes and all(x1 - x0 > y1 - y0 for x0, y0, x1, y1 in boxes)  # the line runs across the page
