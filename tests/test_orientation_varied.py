@@ -20,7 +20,18 @@ from dossier_station.ocr.page import process_page
 TURNS = (0, 90, 180, 270)
 # The kinds that come out upright in every turn with the code as committed (the photo pages
 # are in /work/coord/test_orientation_failing.py until the fix proposed there is applied).
-UPRIGHT_KINDS = ("table", "seal", "custody_exchange", "service_receipt", "handwritten_form", "handwritten_letter", "photo_with_caption")
+UPRIGHT_KINDS = (
+    "table",
+    "seal",
+    "sealed_certificate",
+    "custody_exchange",
+    "service_receipt",
+    "registration_form",
+    "approval_form",
+    "handwritten_form",
+    "handwritten_letter",
+    "photo_with_caption",
+)
 _PAGES: dict[str, VariedPage] = {}
 
 
@@ -59,6 +70,14 @@ def test_handwriting_alone_is_enough_to_find_which_way_is_up(engine, tmp_path):
     page, out = _built(engine, "handwritten_letter", 270, tmp_path)
     assert out.rotation_deg == 270
     assert "朝阳区" in out.text.replace(" ", "")
+
+
+def test_a_form_whose_labels_run_top_to_bottom_is_read_both_ways_before_it_is_turned(engine, tmp_path):
+    """Most of the 审批表's line length runs top to bottom (labels in narrow cells), so the
+    detector's boxes are not overwhelming: both axes are read, and the reading decides."""
+    _, out = _built(engine, "approval_form", 90, tmp_path)
+    assert out.rotation_deg == 90
+    assert "2 axis read" in out.orientation_evidence, out.orientation_evidence
 
 
 def test_the_generator_makes_scans_as_a_scanner_does():

@@ -6,27 +6,34 @@ boxes, handwritten records and letters, and photo pages with a caption or none. 
 drawn here at a scanner's resolution (A4, 200–300 dpi, grey or colour), then scanned as a
 scanner would: paper tone, a small skew (±2°), optics blur, sensor noise, dust and JPEG.
 
-Handwriting is made from a font's glyphs, each one scaled, turned, sheared, elastically warped,
-thickened or thinned, set on a drifting baseline in pen ink, so that it has a hand's
-irregularity and not a typeface's. Photos are synthesised (gradients, fractal texture,
-shapes): no text in them, but edges and textures a text detector may mistake for lines.
-Only PIL, OpenCV and numpy; every page is deterministic for its seed.
+Handwriting, signatures, photos and seals are drawn by tests/varied_marks.py. Only PIL, OpenCV
+and numpy; every page is deterministic for its seed.
 """
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+from varied_marks import (
+    INK,
+    SANS,
+    SANS_BOLD,
+    SEAL_RED,
+    SERIF,
+    SERIF_BOLD,
+    font,
+    fractal,
+    handwrite,
+    lay_ink,
+    photo,
+    scrawl,
+    seal,
+)
 
-INK = (28, 28, 30)
-PEN = (25, 40, 120)  # blue-black ballpoint
-SEAL_RED = (214, 36, 44)
 COURT = "北京市朝阳区人民法院"
 # (kind, dpi, colour scan): the kinds a clerk scans besides dense print.
 KINDS = {
@@ -39,6 +46,9 @@ KINDS = {
     "photo_with_caption": (300, True),
     "mostly_photo": (200, True),
     "photo_only": (200, True),  # no text at all: nothing says which way is up
+    "sealed_certificate": (250, True),  # a few lines, a large seal, a half 骑缝章 at the edge
+    "registration_form": (300, False),  # a grid with labels written top to bottom, an ID photo
+    "approval_form": (250, False),  # 审批表: most of its few words written top to bottom
 }
 TITLES = {  # a line a reading of the upright page must contain (none for the photo alone)
     "table": "证据目录",
@@ -50,24 +60,11 @@ TITLES = {  # a line a reading of the upright page must contain (none for the ph
     "photo_with_caption": "现场",
     "mostly_photo": "照片",
     "photo_only": "",
+    "sealed_certificate": "证明",
+    "registration_form": "登记表",
+    "approval_form": "审批表",
 }
 
-
-@cache
-def font_file(family: str) -> tuple[str, int]:
-    """(file, face index) of an installed family, by fontconfig (as assemble/fonts.py does)."""
-    out = subprocess.run(["fc-match", "-f", "%{file}|%{index}", family], capture_output=True, text=True, check=True).stdout
-    path, index = out.rsplit("|", 1)
-    assert Path(path).is_file(), f"font {family!r} not installed (fonts-noto-cjk, fonts-arphic-uming)"
-    return path, int(index)
-
-
-def font(family: str, px: float) -> ImageFont.FreeTypeFont:
-    path, index = font_file(family)
-    return ImageFont.truetype(path, max(8, round(px)), index=index)
-
-
-SERIF, SERIF_BOLD, SANS, SANS_BOLD, MING = "Noto Serif CJK SC", "Noto Serif CJK SC:bold", "Noto Sans CJK SC", "Noto Sans CJK SC:bold", "AR PL UMing CN"
 
 
 @dataclass(frozen=True)
@@ -122,149 +119,6 @@ class Sheet:
         return np.asarray(self.im).copy()
 
 
-# -- handwriting ------------------------------------------------------------------------------
-def _glyph_mask(ch: str, px: int, family: str) -> np.ndarray:
-    size = int(px * 1.6)
-    im = Image.new("L", (size, size), 0)
-    ImageDraw.Draw(im).text((size // 2, size // 2), ch, font=font(family, px), fill=255, anchor="mm")
-    return np.asarray(im)
-
-
-def _hand_glyph(ch: str, px: int, rng: np.random.Generator, family: str = SANS) -> np.ndarray:
-    """One character as a hand writes it: scaled, turned, sheared, warped, its stroke varied."""
-    g = _glyph_mask(ch, px, family).astype(np.float32)
-    n = g.shape[0]
-    c = n / 2
-    m = cv2.getRotationMatrix2D((c, c), rng.uniform(-8, 8), rng.uniform(0.82, 1.12))
-    m[:, :2] = m[:, :2] @ np.array([[1, rng.uniform(-0.18, 0.18)], [rng.uniform(-0.08, 0.08), 1]])
-    m[:, 2] += c - m[:, :2] @ np.array([c, c])
-    g = cv2.warpAffine(g, m, (n, n), flags=cv2.INTER_LINEAR)
-    amp, sigma = px * 0.07, px / 5
-    dx = cv2.GaussianBlur(rng.standard_normal((n, n)).astype(np.float32), (0, 0), sigma)
-    dy = cv2.GaussianBlur(rng.standard_normal((n, n)).astype(np.float32), (0, 0), sigma)
-    dx *= amp / (np.abs(dx).max() + 1e-6)
-    dy *= amp / (np.abs(dy).max() + 1e-6)
-    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
-    g = cv2.remap(g, xx + dx, yy + dy, cv2.INTER_LINEAR)
-    k = int(rng.choice((-1, 0, 0, 1)))  # the pen pressed a little harder or lighter
-    if k:
-        g = cv2.dilate(g, np.ones((3, 3), np.uint8)) if k > 0 else cv2.erode(g, np.ones((2, 2), np.uint8))
-    pressure = cv2.GaussianBlur(rng.uniform(0.7, 1.0, (n, n)).astype(np.float32), (0, 0), px / 4)
-    return np.clip(g / 255.0 * np.clip(pressure * 1.3, 0, 1), 0, 1)
-
-
-def _ink(canvas: np.ndarray, alpha: np.ndarray, x: int, y: int, ink) -> None:
-    """Lay ``alpha`` (0–1) of ``ink`` with its top-left at (x, y), darkening like real ink."""
-    h, w = alpha.shape
-    x0, y0, x1, y1 = max(0, x), max(0, y), min(canvas.shape[1], x + w), min(canvas.shape[0], y + h)
-    if x1 <= x0 or y1 <= y0:
-        return
-    a = alpha[y0 - y : y1 - y, x0 - x : x1 - x, None]
-    region = canvas[y0:y1, x0:x1].astype(np.float32)
-    canvas[y0:y1, x0:x1] = np.minimum(region, region * (1 - a) + np.array(ink, np.float32) * a).astype(np.uint8)
-
-
-def handwrite(canvas: np.ndarray, x: int, y: int, text: str, px: int, rng: np.random.Generator, ink=PEN) -> int:
-    """Write ``text`` from (x, y) (top of the line), baseline drifting; returns the x after it."""
-    drift, slope = 0.0, rng.uniform(-0.025, 0.025)
-    family = SANS if rng.random() < 0.75 else MING  # one hand (one source face) per line
-    for i, ch in enumerate(text):
-        drift += rng.normal(0, px * 0.03)
-        drift *= 0.9
-        if ch in " \u3000":
-            x += px // 2
-            continue
-        g = _hand_glyph(ch, px, rng, family)
-        off = g.shape[0] // 2 - px // 2
-        _ink(canvas, g, x - off, int(y + drift + slope * i * px + rng.normal(0, px * 0.05)) - off, ink)
-        x += int(px * (0.55 if ch in "，。、：；" else rng.uniform(0.86, 1.08)))
-    return x
-
-
-def scrawl(canvas: np.ndarray, x: int, y: int, width: int, height: int, rng: np.random.Generator, ink=PEN) -> None:
-    """A signature: a fast looping stroke, a spline through jittered points, with a tail."""
-    n = 14
-    t = np.linspace(0, 1, n)
-    pts = np.stack([x + t * width + rng.normal(0, width * 0.04, n), y + height / 2 + np.sin(t * rng.uniform(8, 14)) * height * 0.45 + rng.normal(0, height * 0.12, n)], 1)
-    fine = np.linspace(0, n - 1, n * 24)
-    curve = np.stack([np.interp(fine, np.arange(n), pts[:, 0]), np.interp(fine, np.arange(n), pts[:, 1])], 1)
-    curve = cv2.GaussianBlur(curve.reshape(-1, 1, 2).astype(np.float32), (1, 0), 6).reshape(-1, 2) if len(curve) > 12 else curve
-    mask = np.zeros(canvas.shape[:2], np.uint8)
-    cv2.polylines(mask, [curve.astype(np.int32).reshape(-1, 1, 2)], False, 255, max(2, height // 18), cv2.LINE_AA)
-    cv2.line(mask, tuple(curve[-1].astype(int)), (int(x + width * 1.15), int(y + height * 0.3)), 255, max(2, height // 22), cv2.LINE_AA)
-    _ink(canvas, mask.astype(np.float32) / 255, 0, 0, ink)
-
-
-# -- photos and seals -------------------------------------------------------------------------
-def _fractal(h: int, w: int, rng: np.random.Generator, octaves: int = 6) -> np.ndarray:
-    out = np.zeros((h, w), np.float32)
-    for o in range(octaves):
-        s = 2 ** (o + 2)
-        small = rng.standard_normal((s * h // max(h, w) + 2, s * w // max(h, w) + 2)).astype(np.float32)
-        out += cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC) / (1.7**o)
-    return (out - out.min()) / (np.ptp(out) + 1e-6)
-
-
-def photo(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
-    """A natural-looking outdoor scene: sky gradient, hills, textured ground, a wall, a car, trees."""
-    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
-    img = np.empty((h, w, 3), np.float32)
-    for i, (top, bottom) in enumerate(zip((90, 140, 215), (190, 215, 240), strict=True)):
-        img[..., i] = top + (bottom - top) * yy
-    clouds = _fractal(h, w, rng)
-    img += (clouds[..., None] - 0.5) * 50
-    horizon = (0.42 + 0.12 * (_fractal(8, w, rng, 4)[4] - 0.5)) * h
-    ground = yy * h > horizon[None, :]
-    tex = _fractal(h, w, rng, 7)
-    soil = np.stack([110 + 60 * tex, 105 + 50 * tex, 70 + 30 * tex], -1)
-    img[ground] = soil[ground]
-    canvas = np.clip(img, 0, 255).astype(np.uint8)
-    bx, by = int(w * rng.uniform(0.05, 0.3)), int(h * 0.22)
-    cv2.rectangle(canvas, (bx, by), (bx + w // 3, int(h * 0.62)), (178, 170, 160), -1)  # a wall
-    cv2.fillPoly(canvas, [np.array([[bx - 20, by], [bx + w // 6, by - h // 8], [bx + w // 3 + 20, by]], np.int32)], (120, 60, 50))
-    cv2.rectangle(canvas, (bx + w // 8, int(h * 0.45)), (bx + w // 8 + w // 18, int(h * 0.62)), (70, 50, 40), -1)  # a door
-    cx, cy = int(w * rng.uniform(0.55, 0.75)), int(h * 0.72)
-    cv2.ellipse(canvas, (cx, cy), (w // 7, h // 14), 0, 180, 360, (40, 60, 150), -1)  # a car
-    cv2.rectangle(canvas, (cx - w // 7, cy), (cx + w // 7, cy + h // 16), (40, 60, 150), -1)
-    for dx in (-w // 10, w // 10):
-        cv2.circle(canvas, (cx + dx, cy + h // 16), h // 28, (20, 20, 20), -1)
-    for _ in range(3):  # trees: a trunk and a noisy crown
-        tx, ty = int(rng.uniform(0.05, 0.95) * w), int(horizon[0] + rng.uniform(0.0, 0.1) * h)
-        cv2.line(canvas, (tx, ty), (tx, ty - h // 8), (70, 50, 35), max(3, w // 120))
-        for _ in range(25):
-            r = int(rng.uniform(0.02, 0.05) * w)
-            cv2.circle(canvas, (tx + int(rng.normal(0, w * 0.03)), ty - h // 6 + int(rng.normal(0, h * 0.04))), r, (int(rng.uniform(30, 70)), int(rng.uniform(90, 140)), int(rng.uniform(30, 60))), -1)
-    shade = 0.75 + 0.35 * _fractal(h, w, rng, 3)[..., None]  # light falling unevenly
-    noisy = canvas.astype(np.float32) * shade + rng.normal(0, 6, canvas.shape)
-    return cv2.GaussianBlur(np.clip(noisy, 0, 255).astype(np.uint8), (0, 0), 1.1)
-
-
-def seal(diameter: int, name: str, rng: np.random.Generator) -> np.ndarray:
-    """A round 公章's ink (0–1): ring, the name along the upper arc, a star, patchy inking."""
-    n = diameter + 8
-    c = n / 2
-    im = Image.new("L", (n, n), 0)
-    d = ImageDraw.Draw(im)
-    ring = max(3, diameter // 28)
-    d.ellipse((4, 4, n - 4, n - 4), outline=255, width=ring)
-    r_star = diameter * 0.17
-    star = [(c + (r_star if k % 2 == 0 else r_star * 0.38) * np.sin(k * np.pi / 5), c - (r_star if k % 2 == 0 else r_star * 0.38) * np.cos(k * np.pi / 5)) for k in range(10)]
-    d.polygon(star, fill=255)
-    char_px = int(diameter * 0.14)
-    f = font(SANS_BOLD, char_px)
-    r_text = diameter / 2 - ring - char_px * 0.75
-    for i, ch in enumerate(name):
-        theta = np.radians(215 - 250 * i / max(1, len(name) - 1))  # over the top, left to right
-        g = Image.new("L", (char_px * 2, char_px * 2), 0)
-        ImageDraw.Draw(g).text((char_px, char_px), ch, font=f, fill=255, anchor="mm")
-        g = g.rotate(np.degrees(theta) - 90, resample=Image.Resampling.BICUBIC)
-        x, y = c + r_text * np.cos(theta), c - r_text * np.sin(theta)
-        im.paste(255, (int(x - char_px), int(y - char_px)), g)
-    a = np.asarray(im).astype(np.float32) / 255
-    patchy = 0.55 + 0.45 * _fractal(n, n, rng, 5)
-    return np.clip(a * patchy * 1.2, 0, 1)
-
-
 # -- the page kinds ---------------------------------------------------------------------------
 def _table(s: Sheet, rng: np.random.Generator) -> None:
     s.text(105, 22, "证据目录", SERIF_BOLD, 22, centre=True)
@@ -306,7 +160,7 @@ def _seal(s: Sheet, rng: np.random.Generator) -> np.ndarray:
     stamp = seal(s.px(42), COURT, rng)
     cx, cy = s.px(142), s.px(y + 62)
     h = stamp.shape[0]
-    _ink(a, stamp, cx - h // 2, cy - h // 2, SEAL_RED)
+    lay_ink(a, stamp, cx - h // 2, cy - h // 2, SEAL_RED)
     return a
 
 
@@ -379,6 +233,65 @@ def _photo_page(s: Sheet, rng: np.random.Generator, size_mm: tuple[float, float]
     return a
 
 
+def _sealed_certificate(s: Sheet, rng: np.random.Generator) -> np.ndarray:
+    s.text(105, 40, "证明", SERIF_BOLD, 26, centre=True)
+    y = s.paragraph(25, 65, 160, "兹证明陈小明同志系我单位职工，现任后勤部科员，特此证明。", pt=16)
+    s.text(118, y + 25, "北京市朝阳区某某有限公司", pt=15)
+    s.text(128, y + 37, "2026年10月20日", pt=15)
+    a = s.array()
+    for diameter, (x_mm, y_mm), name in ((44, (150, y + 33), "北京市朝阳区某某有限公司"), (40, (210, 150), COURT)):
+        stamp = seal(s.px(diameter), name, rng)  # the second is half off the sheet: a 骑缝章
+        h = stamp.shape[0]
+        lay_ink(a, stamp, s.px(x_mm) - h // 2, s.px(y_mm) - h // 2, SEAL_RED)
+    return a
+
+
+def _vertical(s: Sheet, x_mm: float, y_mm: float, label: str, pt: float = 12) -> None:
+    """A label written top to bottom, one character under the other, as narrow cells have."""
+    step = pt * 25.4 / 72 * 1.25
+    for i, ch in enumerate(label):
+        s.text(x_mm, y_mm + i * step, ch, SANS, pt, centre=True)
+
+
+def _registration_form(s: Sheet, rng: np.random.Generator) -> np.ndarray:
+    s.text(105, 20, "犯罪嫌疑人登记表", SERIF_BOLD, 20, centre=True)
+    fields = (("姓名", "陈小明"), ("性别", "男"), ("出生日期", "1990年5月"), ("民族", "汉族"), ("文化程度", "高中"), ("职业", "司机"))
+    for i, (label, value) in enumerate(fields):
+        y = 38 + (i // 2) * 12
+        x = 20 + (i % 2) * 65
+        s.box(x, y, x + 65, y + 12)
+        s.vline(x + 24, y, y + 12)
+        s.text(x + 2, y + 3.5, label, SANS, 11)
+        s.text(x + 26, y + 3.5, value, pt=11)
+    s.box(150, 38, 190, 74)
+    for top, height, label in ((74, 60, "主要经历"), (134, 60, "家庭成员"), (194, 50, "处理意见")):
+        s.box(20, top, 190, top + height)
+        s.vline(32, top, top + height)
+        _vertical(s, 26, top + 8, label)
+    for i, line in enumerate(("2008年至2012年在某某中学读书", "2013年至今在某某物流公司任司机")):
+        s.text(36, 80 + i * 9, line, pt=11)
+    a = s.array()
+    x0, y0, w, h = s.px(152), s.px(40), s.px(36), s.px(32)
+    face = photo(w, h, rng)  # the ID photo: no text, small
+    cv2.ellipse(face, (w // 2, int(h * 0.45)), (w // 5, h // 4), 0, 0, 360, (205, 170, 150), -1)
+    a[y0 : y0 + h, x0 : x0 + w] = cv2.cvtColor(cv2.cvtColor(face, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    return a
+
+
+def _approval_form(s: Sheet, rng: np.random.Generator) -> None:
+    """Labels in narrow cells, one character under the other: most of the page's line length
+    runs top to bottom although the page reads left to right."""
+    s.text(105, 18, "提请批准逮捕审批表", SERIF_BOLD, 18, centre=True)
+    top = 32
+    for i, label in enumerate(("案件编号", "犯罪嫌疑人", "简要案情", "承办人意见", "办案部门意见", "审核意见", "领导批示")):
+        s.box(20, top, 190, top + 35)
+        s.vline(34, top, top + 35)
+        _vertical(s, 27, top + 2.5, label, 11)
+        if i == 0:
+            s.text(38, top + 4, "2026-0417", pt=11)
+        top += 35
+
+
 def draw(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int, bool]:
     dpi, colour = KINDS[kind]
     s = Sheet(dpi)
@@ -392,6 +305,9 @@ def draw(kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int, bool]:
         "photo_with_caption": lambda s, r: _photo_page(s, r, (170, 125), ("图1 案发现场东侧全景，拍摄于2026年10月12日", "拍摄人：王建国  见证人：李秀兰")),
         "mostly_photo": lambda s, r: _photo_page(s, r, (180, 240), ("照片2 现场提取的作案车辆",)),
         "photo_only": lambda s, r: _photo_page(s, r, (180, 250), ()),
+        "sealed_certificate": _sealed_certificate,
+        "registration_form": _registration_form,
+        "approval_form": _approval_form,
     }[kind]
     drawn = maker(s, rng)
     return (drawn if drawn is not None else s.array()), dpi, colour
@@ -402,7 +318,7 @@ def scanned(page: np.ndarray, colour: bool, rng: np.random.Generator) -> np.ndar
     """What a flatbed or ADF makes of the sheet: paper tone, skew, blur, noise, dust."""
     h, w = page.shape[:2]
     tone = np.array((247, 245, 238) if colour else (244, 244, 244), np.float32)
-    paper = tone * (1 + (_fractal(h // 8, w // 8, rng, 3) - 0.5) * 0.03)[..., None]
+    paper = tone * (1 + (fractal(h // 8, w // 8, rng, 3) - 0.5) * 0.03)[..., None]
     img = page.astype(np.float32) / 255 * cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
     skew = rng.uniform(-2, 2)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), skew, 1.0)
