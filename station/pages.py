@@ -161,11 +161,13 @@ def process_pages(
     images: str = "archival",
     on_done: Callable[[PageOutcome], None] | None = None,
     executor: Any = None,
+    warm: WarmPool | None = None,
 ) -> Iterator[PageOutcome]:
     """Yield one outcome per source, in input order.
 
     ``executor``: another way to run the pages with this same signature (``.run(sources, work,
     engine=, jobs=, images=, on_done=)``), e.g. the Celery pool of station.cluster; None = here.
+    ``warm``: workers started (and their engines loaded) while the inputs were being checked.
     """
     if executor is not None:
         yield from executor.run(sources, work, engine=engine, jobs=jobs, images=images, on_done=on_done)
@@ -187,7 +189,8 @@ def process_pages(
 
     from dossier_station.core.errors import DossierError
 
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
+    pool = warm.take(engine, jobs) if warm is not None else None
+    pool = pool or new_pool(engine, jobs)
     try:
         for out in pool.map(_run, tasks, chunksize=1):
             if on_done:
@@ -203,6 +206,48 @@ def process_pages(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def new_pool(engine: str, jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class WarmPool:
+    """Worker processes started before the build knows its pages.
+
+    A worker takes about a second to start and load the OCR models; a build spends about as
+    long checking its inputs and the output folder. Started first, the workers are ready when
+    the first page is. Use as a context manager: a pool nobody took (bad input, one page) is
+    stopped on the way out.
+    """
+
+    def __init__(self, engine: str, jobs: int) -> None:
+        self.engine, self.jobs = engine, jobs
+        self._pool: ProcessPoolExecutor | None = new_pool(engine, jobs) if jobs > 1 else None
+        if self._pool is not None:
+            for _ in range(jobs):  # one task each: with spawn, a worker is started per task
+                self._pool.submit(_ready)
+
+    def take(self, engine: str, jobs: int) -> ProcessPoolExecutor | None:
+        """The pool, if it was started for this engine and this many workers (else None)."""
+        pool, self._pool = self._pool, None
+        if pool is not None and (engine, jobs) != (self.engine, self.jobs):
+            _stop_now(pool)
+            return None
+        return pool
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            _stop_now(self._pool)
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:

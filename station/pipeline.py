@@ -22,7 +22,7 @@ from dossier_station.core.profile import Profile, check_keys
 from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs, skipped_inputs
 from dossier_station.ocr.page import PageOutcome
 from dossier_station.station.custody import after_build, custody_manifest, volume_attachments
-from dossier_station.station.pages import default_jobs, process_pages
+from dossier_station.station.pages import WarmPool, default_jobs, process_pages
 from dossier_station.station.signed_originals import for_volume, signed_originals
 
 CASE_SUFFIXES = {".toml", ".json"}
@@ -173,9 +173,32 @@ def build_dossier(
     on_start: Callable[[int], None] | None = None,
     on_volume: Callable[[int, int, Path], None] | None = None,
 ) -> BuildResult:
+    """Build the dossier of ``inputs`` into ``out_dir``; the OCR workers start at once, while
+    the inputs, case file and output folder are being checked (see pages.WarmPool)."""
     profile = profile or Profile()
     opts = options or BuildOptions.from_profile(profile)
     started = time.perf_counter()
+    from dossier_station.station.cluster import cluster_settings
+
+    here = cluster_settings(profile, opts.broker, opts.fallback) is None  # else the pool's machines read the pages
+    scan_batch = any((p / "batch.json").is_file() for p in (Path(inputs), Path(inputs).parent))  # read while scanning
+    with WarmPool(opts.engine, (opts.jobs or default_jobs()) if here and not scan_batch else 1) as warm:
+        return _build(inputs, case, out_dir, profile, opts, started, warm, on_page=on_page, on_start=on_start, on_volume=on_volume)
+
+
+def _build(
+    inputs: Path,
+    case: Path | None,
+    out_dir: Path,
+    profile: Profile,
+    opts: BuildOptions,
+    started: float,
+    warm: WarmPool,
+    *,
+    on_page: Callable[[PageOutcome], None] | None,
+    on_start: Callable[[int], None] | None,
+    on_volume: Callable[[int, int, Path], None] | None,
+) -> BuildResult:
     resolved = _resolve_inputs(Path(inputs), Path(case) if case else None)
 
     from dossier_station.assemble.case import default_case, load_case
@@ -195,7 +218,7 @@ def build_dossier(
         if on_start:
             on_start(len(resolved.sources))
         work = session.work
-        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor))
+        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor, warm=warm))
         session.embed_hashed_bytes(outcomes)  # the bytes embedded are the bytes hashed
         _settle_born_digital(outcomes, opts.pdfa, work)  # kept as vector pages, or why not: before the report is made
         documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]

@@ -62,3 +62,36 @@ def test_workers_do_not_outlive_a_killed_build(tmp_path, sample_dir, sig):
         if build.poll() is None:
             build.kill()
             build.wait()
+
+
+def test_a_build_refusing_its_input_leaves_no_worker_behind(tmp_path):
+    """The workers start while the inputs are checked; a refused input must stop them too."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "page.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG")
+    build = subprocess.Popen(
+        [sys.executable, "-m", "dossier_station.station", "build", str(folder), "-o", str(tmp_path / "out"), "--jobs", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen: set[int] = set()
+    while build.poll() is None:
+        seen.update(p for p in _children(build.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace"))
+        time.sleep(0.05)
+    assert build.returncode != 0 and "page.png" in build.stderr.read()
+    assert seen, "no worker was started early (the test would prove nothing)"
+    time.sleep(1)
+    assert not [p for p in seen if _alive(p)], "a worker outlived the refused build"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.pdf"))
+
+
+def test_workers_started_early_read_the_pages_of_the_build(tmp_path):
+    """The warm pool is the pool that reads the pages: no second set of workers is started."""
+    from dossier_station.station.pages import WarmPool
+
+    with WarmPool("tesseract", 2) as warm:
+        pool = warm.take("tesseract", 2)
+        assert pool is not None and len(pool._processes) == 2  # noqa: SLF001 - the pool's own count
+        assert warm.take("tesseract", 2) is None  # taken once
+        pool.shutdown(wait=True)
+    with WarmPool("tesseract", 2) as warm:
+        assert warm.take("tesseract", 1) is None  # a different shape: stopped, the build starts its own
