@@ -27,14 +27,16 @@ def _edge_run(lines: np.ndarray, paper: float) -> int:
     return n
 
 
+def lid_runs(small: np.ndarray) -> tuple[int, int, int, int]:
+    """Lid lines at each edge (left, top, right, bottom) of an already reduced scan."""
+    small = small.astype(np.float32)
+    sh, sw = small.shape
+    paper = float(np.median(small[sh // 4 : 3 * sh // 4, sw // 4 : 3 * sw // 4]))
+    return _edge_run(small.T, paper), _edge_run(small, paper), _edge_run(small.T[::-1], paper), _edge_run(small[::-1], paper)
+
+
 def lid_border(gray: np.ndarray) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the paper inside the scan, in pixels of ``gray``."""
     h, w = gray.shape[:2]
-    small = gray[::4, ::4].astype(np.float32)
-    sh, sw = small.shape
-    paper = float(np.median(small[sh // 4 : 3 * sh // 4, sw // 4 : 3 * sw // 4]))
-    top = _edge_run(small, paper)
-    bottom = _edge_run(small[::-1], paper)
-    left = _edge_run(small.T, paper)
-    right = _edge_run(small.T[::-1], paper)
+    left, top, right, bottom = lid_runs(gray[::4, ::4])
     return left * 4, top * 4, w - right * 4, h - bottom * 4

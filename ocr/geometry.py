@@ -47,11 +47,13 @@ def ink_points(gray: np.ndarray, max_points: int = 400_000) -> np.ndarray:
     _, ink = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     # Open away isolated specks that survive the blur.
     ink = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    ys, xs = np.nonzero(ink)
-    if len(xs) > max_points:
-        step = len(xs) // max_points + 1
-        xs, ys = xs[::step], ys[::step]
-    return np.stack([xs.astype(np.float32), ys.astype(np.float32)], axis=1)
+    found = cv2.findNonZero(ink)  # (x, y) in row order, as np.nonzero gives them, several times faster
+    if found is None:
+        return np.zeros((0, 2), np.float32)
+    pts = found.reshape(-1, 2)
+    if len(pts) > max_points:
+        pts = pts[:: len(pts) // max_points + 1]
+    return pts.astype(np.float32)
 
 
 def _profile_score(pts: np.ndarray, angle_deg: float, axis: int) -> float:
