@@ -2,7 +2,9 @@
 
 Prints pages/min, CER against ground truth, pages upright, residual skew of the output,
 bytes/page and the peak memory of each tool's whole process tree (sum of PSS over the
-command and all its descendants, sampled every 50 ms), and the ratios of ours to OCRmyPDF's.
+command and all its descendants, sampled every 50 ms, in a second run of its own: sampling
+stalls the processes a little, so the timed run is left alone), and the ratios of ours to
+OCRmyPDF's.
 Every output is measured the same way: text through poppler's pdftotext (tesseract: its own
 .txt), skew by rendering each output page with pdftoppm and measuring it with one
 projection-profile method.
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,13 +64,22 @@ def _pss_mib(pid: int) -> float:
     return 0.0
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds and the peak memory (MiB) of the command's whole process tree.
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall seconds of the command, nothing else running beside it in this bench."""
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
+    return time.perf_counter() - t
+
+
+def peak_mib(cmd: list[str], env: dict[str, str] | None = None) -> int:
+    """The peak memory (MiB) of the command's whole process tree, in a run of its own.
 
     Memory is the sum of PSS (shared pages split between the processes sharing them) over the
     command and every descendant, sampled every 50 ms: what the tree costs the machine.
+    Reading a process's smaps stalls it a little, so this run is not the one timed.
     """
-    t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     peak = [0.0]
     done = threading.Event()
@@ -82,10 +94,15 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
     proc.wait()
     done.set()
     sampler.join()
-    wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return wall, round(peak[0])
+    return round(peak[0])
+
+
+def run(make_cmd: Callable[[str], list[str]], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds of one run (``make_cmd("")``) and the tree's peak memory in a second one
+    (``make_cmd("-mem")``: its outputs beside the first's)."""
+    return timed(make_cmd(""), env), peak_mib(make_cmd("-mem"), env)
 
 
 def pdf_page_texts(pdf: Path) -> list[str]:
@@ -117,8 +134,7 @@ def ours(pages: list[Path], gts: list[dict], work: Path, jobs: int, images: str 
     for p in pages:
         shutil.copy(p, src / p.name)
     out = work / f"ours-out-{images}"
-    cmd = [str(REPO / ".venv/bin/dossier"), "build", str(src), "-o", str(out), "--jobs", str(jobs), "--images", images]
-    wall, rss = run(cmd)
+    wall, rss = run(lambda tag: [str(REPO / ".venv/bin/dossier"), "build", str(src), "-o", f"{out}{tag}", "--jobs", str(jobs), "--images", images])
     pdf = next(out.glob("*.pdf"))
     texts = pdf_page_texts(pdf)
     with pikepdf.open(pdf) as doc:
@@ -173,8 +189,7 @@ def big_page(work: Path, jobs: int, sample: Path) -> dict:
     folder.mkdir()
     im = Image.open(sample)
     im.resize((im.width * 2, im.height * 2), Image.Resampling.LANCZOS).save(folder / "a4-600dpi.jpg", quality=90, dpi=(600, 600))
-    cmd = [str(REPO / ".venv/bin/dossier"), "build", str(folder), "-o", str(work / "big-out"), "--jobs", str(jobs)]
-    wall, peak = run(cmd)
+    wall, peak = run(lambda tag: [str(REPO / ".venv/bin/dossier"), "build", str(folder), "-o", str(work / f"big-out{tag}"), "--jobs", str(jobs)])
     return {"wall": wall, "peak": peak}
 
 
@@ -200,8 +215,8 @@ def ocrmypdf(pages: list[Path], gts: list[dict], work: Path, jobs: int, optimize
     inp.write_bytes(img2pdf.convert([str(p) for p in pages]))
     out = work / "ocrmypdf-out.pdf"
     opt = ["-O", str(optimize)] if optimize is not None else []
-    cmd = [str(REPO / ".venv/bin/ocrmypdf"), "--deskew", "--rotate-pages", "--output-type", "pdfa", *opt, "-l", "chi_sim+eng", "--jobs", str(jobs), str(inp), str(out)]
-    wall, rss = run(cmd)
+    wall, rss = run(lambda tag: [str(REPO / ".venv/bin/ocrmypdf"), "--deskew", "--rotate-pages", "--output-type", "pdfa", *opt, "-l", "chi_sim+eng", "--jobs", str(jobs),
+                                 str(inp), str(out.with_name(out.stem + tag + ".pdf"))])
     texts = pdf_page_texts(out)
     keep = [i for i, gt in enumerate(gts) if not gt["is_blank"]]
     rates = [cer(gts[i]["text"], texts[i]) for i in keep]
@@ -213,10 +228,10 @@ def ocrmypdf(pages: list[Path], gts: list[dict], work: Path, jobs: int, optimize
 def tesseract(pages: list[Path], gts: list[dict], work: Path, jobs: int) -> dict:
     out = work / "tess"
     out.mkdir()
+    (work / "tess-mem").mkdir()
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
     script = "tesseract \"$1\" \"$2/$(basename \"$1\")\" -l chi_sim+eng txt >/dev/null 2>&1"
-    cmd = ["bash", "-c", f"printf '%s\\n' \"$@\" | xargs -P {jobs} -I{{}} bash -c '{script}' _ {{}} {out}", "_", *map(str, pages)]
-    wall, rss = run(cmd, env=env)
+    wall, rss = run(lambda tag: ["bash", "-c", f"printf '%s\\n' \"$@\" | xargs -P {jobs} -I{{}} bash -c '{script}' _ {{}} {out}{tag}", "_", *map(str, pages)], env=env)
     rates = [cer(gt["text"], (out / f"{p.name}.txt").read_text("utf-8")) for p, gt in zip(pages, gts, strict=True) if not gt["is_blank"]]
     return {"name": "tesseract (bare)", "wall": wall, "rss": rss, "bytes": 0, "cer": rates, "skew": [], "upright": None}
 
