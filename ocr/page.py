@@ -135,6 +135,8 @@ def _read_upright(engine: OcrEngine, raster: np.ndarray, gray: np.ndarray, dpi: 
             else f"sample read {turned.score_as_is:.2f} as is, {turned.score_flipped:.2f} turned 180°"
         )
         evidence = f"line detector: {turned.axis_share:.0%} of line length along the chosen axis, {turned.axes_read} axis read; {up_down}"
+        if not getattr(turned, "text_found", True):
+            evidence = f"line detector: no text to go by ({len(turned.lines)} stray mark(s) read, no line of two or more characters read with confidence): orientation left as scanned"
         return q, geo.skew_deg, geo.confidence, a, reading, wq, hq, evidence
     quarter, ratio = line_axis(gray)
     candidates = [quarter]

@@ -14,11 +14,18 @@ on a reduced raster of the page *as scanned* answers three questions at once:
 
 When the boxes do not say overwhelmingly which way the lines run, both axes are read and the
 better-read one wins (see ``OVERWHELMING``).
+
+The detector also boxes things that are not lines: on a photo it boxes whole regions (tens of
+millimetres each way) whose "reading" is one stray character, sometimes read with confidence.
+Such boxes are set aside before any decision (``MAX_LINE_MM``), a box votes for an axis only
+as far as it is longer than it is tall, and a page with no text to go by is left as scanned
+(``MIN_EVIDENCE_CHARS``) rather than turned on the strength of a stray character.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +54,15 @@ REC_HEIGHT = 48  # the PP-OCR recogniser's input height
 REC_MIN_WIDTH = 32
 # Share of box length running one way above which the axis is taken without reading both.
 OVERWHELMING = 0.8
+# A box whose short side exceeds this is not a line of text (a 72-pt title is 25 mm tall): on
+# photos the detector boxes whole regions 50–210 mm across (tests/test_orientation_varied.py).
+MAX_LINE_MM = 30.0
+# Orientation needs text: at least this many characters (letters, digits, CJK) in lines of two
+# or more read with EVIDENCE_CONFIDENCE; otherwise the page is left as scanned. A sparse form's
+# title alone (换押证) is enough; a stray character read off a photo is not.
+MIN_EVIDENCE_CHARS = 3
+EVIDENCE_CONFIDENCE = 0.8
+_WORD = re.compile(r"\w")
 # Upright pages (most of them) are settled by reading them: when the longer half of the lines
 # (at least MIN_LINES_TO_TRUST) read with this mean confidence, the page is not upside down.
 # Measured: upright pages ≥ 0.94, pages read upside down 0.18–0.60 (docs/ocr.md).
@@ -75,6 +91,7 @@ class TurnedReading:
     score_flipped: float
     axis_share: float
     axes_read: int
+    text_found: bool = True  # False: nothing read to decide by; left as scanned (quarter 0, not flipped)
 
 
 def order_quad(pts: np.ndarray) -> np.ndarray:
@@ -107,17 +124,38 @@ def quarter_turn_points(pts: np.ndarray, height: int) -> np.ndarray:
 
 
 def axis_votes(quads: np.ndarray) -> tuple[float, float]:
-    """Box length running left-right and top-bottom: each box votes with its long side."""
+    """Box length running left-right and top-bottom: each box votes with its long side, as far
+    as that side is longer than the short one (a square box, one character or a patch of a
+    photo, says nothing about which way lines run)."""
     horizontal = vertical = 0.0
     for q in quads:
         d1, d2 = q[1] - q[0], q[2] - q[1]
-        long_side = d1 if np.hypot(*d1) >= np.hypot(*d2) else d2
+        n1, n2 = float(np.hypot(*d1)), float(np.hypot(*d2))
+        long_side, long_len, short_len = (d1, n1, n2) if n1 >= n2 else (d2, n2, n1)
+        if long_len == 0:
+            continue
         dx, dy = abs(float(long_side[0])), abs(float(long_side[1]))
+        weight = (long_len - short_len) / long_len
         if dx >= dy:
-            horizontal += dx - dy
+            horizontal += (dx - dy) * weight
         else:
-            vertical += dy - dx
+            vertical += (dy - dx) * weight
     return horizontal, vertical
+
+
+def plausible_lines(quads: np.ndarray, dpi: int) -> np.ndarray:
+    """The boxes that can be lines of text: short side at most MAX_LINE_MM."""
+    if not len(quads):
+        return quads
+    d1 = np.linalg.norm(quads[:, 1] - quads[:, 0], axis=1)
+    d2 = np.linalg.norm(quads[:, 2] - quads[:, 1], axis=1)
+    return quads[np.minimum(d1, d2) <= MAX_LINE_MM * max(dpi, 1) / 25.4]
+
+
+def evidence_chars(lines: list[tuple[OcrLine, np.ndarray]]) -> int:
+    """Characters read with confidence in lines of two or more: what orientation can rest on."""
+    counts = (len(_WORD.findall(ln.text)) for ln, _ in lines if ln.confidence >= EVIDENCE_CONFIDENCE)
+    return sum(n for n in counts if n >= 2)
 
 
 class RapidOcrEngine:
@@ -225,7 +263,7 @@ class RapidOcrEngine:
     def read_any_way(self, raster: np.ndarray, dpi: int) -> TurnedReading:
         """Find the lines on the page as scanned, decide its orientation, and read it."""
         h0 = raster.shape[0]
-        quads = self._detect_small(raster)
+        quads = plausible_lines(self._detect_small(raster), dpi)
         horizontal, vertical = axis_votes(quads)
         total = horizontal + vertical
         first = 0 if horizontal >= vertical else 90
@@ -264,12 +302,19 @@ class RapidOcrEngine:
             crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
         lines = self._lines(crops, q_quads)
         axis = share if quarter == first else 1.0 - share
+        if evidence_chars(lines) < MIN_EVIDENCE_CHARS:
+            # Nothing legible to decide by (a photo, a blank form): leave the page as scanned,
+            # reading whatever lines there are as they lie, rather than turn it on a stray mark.
+            if quarter or flipped:
+                q_quads = np.array([order_quad(q) for q in quads], np.float32).reshape(-1, 4, 2)
+                lines = self._lines([crop_quad(raster, q) for q in q_quads], q_quads)
+            return TurnedReading(0, False, lines, as_is, flipped_score, round(axis, 3), len(candidates), text_found=False)
         return TurnedReading(quarter, flipped, lines, as_is, flipped_score, round(axis, 3), len(candidates))
 
     def read(self, image: np.ndarray, dpi: int, *, check_upside_down: bool = True) -> Reading:
         """Read a page already turned so that its lines run left-right."""
         h, w = image.shape[:2]
-        quads = np.array([order_quad(q) for q in self._detect_small(image)], np.float32).reshape(-1, 4, 2)
+        quads = np.array([order_quad(q) for q in plausible_lines(self._detect_small(image), dpi)], np.float32).reshape(-1, 4, 2)
         crops = [crop_quad(image, q) for q in quads]
         as_is, turned = self._up_or_down(crops) if check_upside_down else (0.0, 0.0)
         flipped = turned > as_is
