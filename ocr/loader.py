@@ -211,6 +211,7 @@ class LoadedPage:
     text_lines: list[tuple[str, float, float, float, float]] | None = None  # its lines, raster px
     imported: ImportedPage | None = None  # born digital: the PDF page itself, to place as it is
     size_pt: tuple[float, float] | None = None  # born digital: its displayed size in points
+    corrected: int = 0  # born digital: clockwise turn added to its /Rotate to show its text upright
 
 
 # Plausible scanning resolutions; outside, the file's figure is a placeholder (72, 1, 60000).
@@ -274,7 +275,7 @@ def load_page(src: PageSource) -> LoadedPage:
         from dossier_station.ocr.pdf_pages import load_pdf_page
 
         r = load_pdf_page(src.path, src.index, MAX_PIXELS)
-        return LoadedPage(r.image, r.dpi, r.jpeg_bytes, r.note, r.how, r.text, r.text_lines, r.imported, r.size_pt)
+        return LoadedPage(r.image, r.dpi, r.jpeg_bytes, r.note, r.how, r.text, r.text_lines, r.imported, r.size_pt, r.corrected)
     try:
         im = Image.open(src.path)
         if src.kind == "tiff":

@@ -255,7 +255,7 @@ def process_page(src: PageSource, engine: OcrEngine, work_dir: Path, seq: int, i
     else:
         quarter, skew, confidence, a, reading, wq, hq, evidence = _read_upright(engine, raster, gray, dpi)
     out.orientation_evidence = evidence
-    rotation = quarter
+    rotation = quarter if loaded.text_lines is None else loaded.corrected  # born digital: turned by its glyphs' angle
     if reading.flipped:
         a = np.array([[-1.0, 0, wq], [0, -1.0, hq], [0, 0, 1]]) @ a
         rotation = (rotation + 180) % 360

@@ -48,6 +48,7 @@ class PdfPageRaster:
     note: str = ""  # how the resolution was taken when the page's units are not points (/UserUnit)
     imported: ImportedPage | None = None  # born digital: the page itself, to place as it is (sha256 left to the caller)
     turn: int = 0  # born digital: the clockwise turn it is shown with (its /Rotate, unless its text then runs sideways)
+    corrected: int = 0  # born digital: the clockwise turn added to its /Rotate so that its text reads upright
     size_pt: tuple[float, float] | None = None  # born digital: the displayed size in points (/Rotate, crop box, /UserUnit)
 
 
@@ -191,7 +192,7 @@ def _load(path: Path, index: int, max_pixels: int) -> PdfPageRaster:
         how = f"rendered at {dpi} dpi"
         if turn != rotate:
             how += f", shown turned {turn}° (its /Rotate is {rotate}°) so that its text is upright"
-        return PdfPageRaster(_narrowest_mode(pil), float(dpi), None, how, text, lines, turn=turn)
+        return PdfPageRaster(_narrowest_mode(pil), float(dpi), None, how, text, lines, turn=turn, corrected=(turn - rotate) % 360)
     except InputFileError:
         raise
     except Exception as exc:  # any decoder failure inside pdfium or PIL: the file is at fault

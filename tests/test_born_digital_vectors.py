@@ -417,6 +417,8 @@ def test_user_unit_page_is_kept_at_its_real_size(build):
 def test_page_whose_rotate_shows_its_text_sideways_is_kept_upright(build):
     row = build["rows"]["4b-sideways.pdf"]
     assert row["kept_vector"] and "so that its text is upright" in row["pdf_page"]
+    assert row["rotation_deg"] in (90, 270)  # the report says the page was turned a quarter beyond its /Rotate
+    assert all(r["rotation_deg"] == 0 for k, r in build["rows"].items() if r.get("kept_vector") and k != "4b-sideways.pdf")
     n = _dossier_page(build, "4b-sideways.pdf")
     with pikepdf.open(build["pdf"]) as pdf:
         box = pdf.pages[n - 1].MediaBox
