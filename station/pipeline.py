@@ -181,9 +181,24 @@ def build_dossier(
     from dossier_station.station.cluster import cluster_settings
 
     here = cluster_settings(profile, opts.broker, opts.fallback) is None  # else the pool's machines read the pages
-    scan_batch = any((p / "batch.json").is_file() for p in (Path(inputs), Path(inputs).parent))  # read while scanning
-    with WarmPool(opts.engine, (opts.jobs or default_jobs()) if here and not scan_batch else 1) as warm:
+    with WarmPool(opts.engine, (opts.jobs or default_jobs()) if here and _many_pages_likely(Path(inputs)) else 1) as warm:
         return _build(inputs, case, out_dir, profile, opts, started, warm, on_page=on_page, on_start=on_start, on_volume=on_volume)
+
+
+def _many_pages_likely(inputs: Path) -> bool:
+    """Whether starting the workers before the pages are known is worth it: a folder of several
+    files or a case file, not one file (a hot folder's single page is read in-process, and
+    workers started for it would only take its CPU) nor a scan batch (read while scanning)."""
+    if any((p / "batch.json").is_file() for p in (inputs, inputs.parent)):
+        return False
+    if inputs.suffix.lower() in CASE_SUFFIXES:
+        return True
+    if not inputs.is_dir():
+        return False
+    try:
+        return sum(1 for p in inputs.iterdir() if not p.name.startswith(".")) >= 2
+    except OSError:
+        return False
 
 
 def _build(

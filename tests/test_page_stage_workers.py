@@ -69,6 +69,7 @@ def test_a_build_refusing_its_input_leaves_no_worker_behind(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "page.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG")
+    (folder / "page2.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG either")
     build = subprocess.Popen(
         [sys.executable, "-m", "dossier_station.station", "build", str(folder), "-o", str(tmp_path / "out"), "--jobs", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -77,7 +78,7 @@ def test_a_build_refusing_its_input_leaves_no_worker_behind(tmp_path):
     while build.poll() is None:
         seen.update(p for p in _children(build.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace"))
         time.sleep(0.05)
-    assert build.returncode != 0 and "page.png" in build.stderr.read()
+    assert build.returncode != 0 and "unreadable or truncated image" in build.stderr.read()
     assert seen, "no worker was started early (the test would prove nothing)"
     time.sleep(1)
     assert not [p for p in seen if _alive(p)], "a worker outlived the refused build"
@@ -95,3 +96,24 @@ def test_workers_started_early_read_the_pages_of_the_build(tmp_path):
         pool.shutdown(wait=True)
     with WarmPool("tesseract", 2) as warm:
         assert warm.take("tesseract", 1) is None  # a different shape: stopped, the build starts its own
+
+
+def test_workers_are_started_early_only_when_several_pages_are_likely(tmp_path):
+    """One file (a hot folder's usual job) is read in-process: early workers would only take its CPU."""
+    from dossier_station.station.pipeline import _many_pages_likely
+
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.pdf").write_bytes(b"%PDF-1.7")
+    two = tmp_path / "two"
+    two.mkdir()
+    for n in ("a.jpg", "b.jpg"):
+        (two / n).write_bytes(b"x")
+    batch = tmp_path / "batch"
+    (batch / "pages").mkdir(parents=True)
+    (batch / "batch.json").write_text("{}")
+    for n in ("1.png", "2.png"):
+        (batch / "pages" / n).write_bytes(b"x")
+    assert not _many_pages_likely(one / "a.pdf") and not _many_pages_likely(one)
+    assert _many_pages_likely(two) and _many_pages_likely(tmp_path / "case.toml")
+    assert not _many_pages_likely(batch) and not _many_pages_likely(batch / "pages")
