@@ -253,6 +253,37 @@ class RapidOcrEngine:
             lines.append((OcrLine(text, float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()), score), quad))
         return lines
 
+    def _probe(self, crops: list[np.ndarray], quads: np.ndarray, quarter: int, share: float) -> TurnedReading | None:
+        """Settle up or down by reading the widest lines, and read the page if that settles it.
+
+        Most pages come upright: the widest lines read as they lie first; if they read
+        confidently, that is the answer and the rest is read. Else the same lines are read
+        turned 180°; if those read confidently, the page is upside down and the rest is read
+        turned. Either way no reading is thrown away but the one that failed, and a page that
+        neither settles (no clear text, or the wrong axis) returns None for the full decision.
+        """
+        order = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])
+        probe = order[: max(MIN_LINES_TO_TRUST, PROBE_LINES)]
+        as_is_read = self._recognize([crops[i] for i in probe])
+        as_is = float(np.mean([score for _, score in as_is_read]))
+        if as_is >= UPRIGHT_CONFIDENT:
+            return TurnedReading(quarter, False, self._read_rest(crops, quads, probe, as_is_read), as_is, 0.0, round(share, 3), 1)
+        turned_crops = [np.ascontiguousarray(c[::-1, ::-1]) for c in crops]
+        turned_read = self._recognize([turned_crops[i] for i in probe])
+        turned = float(np.mean([score for _, score in turned_read]))
+        if turned >= UPRIGHT_CONFIDENT and turned > as_is:
+            lines = self._read_rest(turned_crops, quads, probe, turned_read)
+            if evidence_chars(lines) >= MIN_EVIDENCE_CHARS:
+                return TurnedReading(quarter, True, lines, as_is, turned, round(share, 3), 1)
+        return None
+
+    def _read_rest(self, crops: list[np.ndarray], quads: np.ndarray, done: list[int], done_read: list[tuple[str, float]]) -> list[tuple[OcrLine, np.ndarray]]:
+        """All the lines: those in ``done`` as already read, the others read now."""
+        read_by_index = dict(zip(done, done_read, strict=True))
+        rest = [i for i in range(len(crops)) if i not in read_by_index]
+        read_by_index.update(zip(rest, self._recognize([crops[i] for i in rest]), strict=True))
+        return self._lines(crops, quads, [read_by_index[i] for i in range(len(crops))])
+
     # -- the page -------------------------------------------------------------------------
     @staticmethod
     def _turn(raster: np.ndarray, quads: np.ndarray, quarter: int, h0: int) -> tuple[np.ndarray, np.ndarray]:
@@ -274,19 +305,9 @@ class RapidOcrEngine:
             turned_raster, q_quads = self._turn(raster, quads, quarter, h0)
             crops = [crop_quad(turned_raster, q) for q in q_quads]
             if len(crops) >= MIN_LINES_TO_TRUST:
-                # Most pages come upright: read the widest lines as they are first; if they
-                # read confidently, that is the answer, the rest is read and no 180° sample is
-                # needed. A page upside down then costs a few lines, not a whole wasted read.
-                order = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])
-                probe = order[: max(MIN_LINES_TO_TRUST, PROBE_LINES)]
-                probe_read = self._recognize([crops[i] for i in probe])
-                confidence = float(np.mean([score for _, score in probe_read]))
-                if confidence >= UPRIGHT_CONFIDENT:
-                    rest = order[len(probe):]
-                    read_by_index = dict(zip(probe, probe_read, strict=True))
-                    read_by_index.update(zip(rest, self._recognize([crops[i] for i in rest]), strict=True))
-                    read = [read_by_index[i] for i in range(len(crops))]
-                    return TurnedReading(quarter, False, self._lines(crops, q_quads, read), confidence, 0.0, round(share, 3), 1)
+                settled = self._probe(crops, q_quads, quarter, share)
+                if settled is not None:
+                    return settled
         best = None
         for quarter in candidates:
             turned_raster, q_quads = self._turn(raster, quads, quarter, h0)
