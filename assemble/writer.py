@@ -23,6 +23,7 @@ from dossier_station.assemble import sheets
 from dossier_station.assemble.canvas import A4
 from dossier_station.assemble.case import Case, CatalogueRow
 from dossier_station.assemble.fonts import CjkFont
+from dossier_station.assemble.fonts import prepare as prepare_fonts
 from dossier_station.assemble.imported_page import FORM_NAME, SourcePdfs, placing_ops
 from dossier_station.assemble.pdfa import add_attachments, add_output_intent, set_identity
 from dossier_station.assemble.qpdf import update_from_json
@@ -149,6 +150,11 @@ def _page(pdf: pikepdf.Pdf, size: tuple[float, float], content: bytes, fonts: di
         Contents=pikepdf.Stream(pdf, content),
     )
     return pikepdf.Page(pdf.make_indirect(page))
+
+
+def prepare() -> None:
+    """Get ready to write a volume (read the main font) before the pages are all known."""
+    prepare_fonts()
 
 
 def write_volume(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
-from dossier_station.station.build_console import run_build
+from dossier_station.station.pages import early_guess, started_early
 
 
 @click.command("build")
@@ -29,7 +30,11 @@ def build(inputs: Path, case: Path | None, out: Path, engine: str | None, jobs: 
     INPUTS is a case file (TOML/JSON naming its pages), a folder of scans (images, multi-page
     TIFFs, scanned PDFs, in name order), a batch folder from `dossier scan`, or one file.
     """
-    result = run_build(inputs, case, out, profile_path, engine=engine, jobs=jobs, pdfa=pdfa, max_pages=max_pages, attach=attach, images=images, broker=broker, fallback=fallback)
+    guess = early_guess(inputs, engine, jobs, broker, profile_path)
+    with started_early(*guess) if guess else nullcontext():  # workers start while the build loads
+        from dossier_station.station.build_console import run_build
+
+        result = run_build(inputs, case, out, profile_path, engine=engine, jobs=jobs, pdfa=pdfa, max_pages=max_pages, attach=attach, images=images, broker=broker, fallback=fallback)
     if seal:
         from dossier_station.station.signing_seal import seal_volumes
 

@@ -18,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dossier_station.ocr.loader import PageSource
-from dossier_station.ocr.page import PageOutcome
+if TYPE_CHECKING:  # imported where used: `dossier build` starts its workers before loading OpenCV
+    from dossier_station.ocr.loader import PageSource
+    from dossier_station.ocr.page import PageOutcome
 
 _engine = None
 
@@ -89,10 +91,23 @@ def _run(args: tuple[PageSource, Path, int, str]) -> PageOutcome:
 EARLY_DIR = Path("work") / "ocr"
 
 
+BATCH_MANIFEST = "batch.json"
+BATCH_PAGES = "pages"
+CASE_SUFFIXES = {".toml", ".json"}
+
+
+def scan_batch_of(path: Path) -> Path | None:
+    """The scan batch folder that ``path`` is, or whose pages folder is or holds ``path``."""
+    if (path / BATCH_MANIFEST).is_file():
+        return path
+    pages = path if path.name == BATCH_PAGES else path.parent if path.parent.name == BATCH_PAGES else None
+    return pages.parent if pages is not None and (pages.parent / BATCH_MANIFEST).is_file() else None
+
+
 def early_path(src: PageSource, engine: str, images: str) -> Path | None:
     """Where the early outcome of a batch page lives (None: the page is not in a scan batch)."""
-    batch = src.path.parent.parent
-    if src.path.parent.name != "pages" or not (batch / "batch.json").is_file():
+    batch = scan_batch_of(src.path)
+    if batch is None:
         return None
     return batch / EARLY_DIR / f"{src.sha256}-{src.index}-{engine}-{images}" / "outcome.json"
 
@@ -101,6 +116,7 @@ def _early_read(src: PageSource, engine: str, images: str) -> PageOutcome | None
     import json
 
     from dossier_station.core.model import PageSpec
+    from dossier_station.ocr.page import PageOutcome
 
     path = early_path(src, engine, images)
     if path is None or not path.is_file() or getattr(src, "turn", 0):
@@ -162,12 +178,15 @@ def process_pages(
     on_done: Callable[[PageOutcome], None] | None = None,
     executor: Any = None,
     warm: WarmPool | None = None,
+    on_tail: Callable[[], None] | None = None,
 ) -> Iterator[PageOutcome]:
     """Yield one outcome per source, in input order.
 
     ``executor``: another way to run the pages with this same signature (``.run(sources, work,
     engine=, jobs=, images=, on_done=)``), e.g. the Celery pool of station.cluster; None = here.
     ``warm``: workers started (and their engines loaded) while the inputs were being checked.
+    ``on_tail``: called once when the last page has gone to a worker and a worker is free: the
+    moment to get the volume's writing ready on the core that would otherwise wait.
     """
     if executor is not None:
         yield from executor.run(sources, work, engine=engine, jobs=jobs, images=images, on_done=on_done)
@@ -192,10 +211,7 @@ def process_pages(
     pool = warm.take(engine, jobs) if warm is not None else None
     pool = pool or new_pool(engine, jobs)
     try:
-        for out in pool.map(_run, tasks, chunksize=1):
-            if on_done:
-                on_done(out)
-            yield out
+        yield from _largest_first(pool, tasks, jobs, on_done, on_tail)
     except BrokenProcessPool:
         raise DossierError(
             "an OCR worker process died while reading pages (killed, or out of memory)",
@@ -206,6 +222,44 @@ def process_pages(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def page_cost(src: PageSource) -> float:
+    """A guess at a page's reading time before it is read: its share of its file's bytes.
+
+    Denser pages compress worse and take longer to read; blank pages, the quickest, are the
+    smallest files."""
+    try:
+        return src.path.stat().st_size / max(1, src.count)
+    except OSError:
+        return 0.0
+
+
+def _largest_first(pool: ProcessPoolExecutor, tasks: list[tuple[Any, ...]], jobs: int, on_done: Callable[[PageOutcome], None] | None, on_tail: Callable[[], None] | None) -> Iterator[PageOutcome]:
+    """Pages sent to the workers costliest first, outcomes yielded in input order.
+
+    Sent in input order, a dense page drawn last keeps one worker busy while the others wait:
+    sent costliest first, the pages that finish the build are the quick ones (blank pages,
+    short ones). Progress (``on_done``) is reported as pages finish."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    order = sorted(range(len(tasks)), key=lambda i: -page_cost(tasks[i][0]))
+    futures = {pool.submit(_run, tasks[i]): i for i in order}
+    done: dict[int, PageOutcome] = {}
+    pending, next_out, tail_called = set(futures), 0, on_tail is None
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            out = future.result()
+            done[futures[future]] = out
+            if on_done:
+                on_done(out)
+        if not tail_called and len(pending) < jobs:
+            tail_called = True
+            on_tail()  # type: ignore[misc]
+        while next_out in done:
+            yield done.pop(next_out)
+            next_out += 1
 
 
 def new_pool(engine: str, jobs: int) -> ProcessPoolExecutor:
@@ -226,9 +280,16 @@ class WarmPool:
     """
 
     def __init__(self, engine: str, jobs: int) -> None:
+        global _started_early
         self.engine, self.jobs = engine, jobs
-        self._pool: ProcessPoolExecutor | None = new_pool(engine, jobs) if jobs > 1 else None
-        if self._pool is not None:
+        early, _started_early = _started_early, None
+        self._pool: ProcessPoolExecutor | None = None
+        if early is not None and jobs > 1 and (early.engine, early.jobs) == (engine, jobs):
+            self._pool, early._pool = early._pool, None  # the workers the command started
+        elif early is not None:
+            early.__exit__(None, None, None)  # started on a guess the build's settings overrule
+        if self._pool is None and jobs > 1:
+            self._pool = new_pool(engine, jobs)
             for _ in range(jobs):  # one task each: with spawn, a worker is started per task
                 self._pool.submit(_ready)
 
@@ -250,8 +311,69 @@ class WarmPool:
             self._pool = None
 
 
+# Workers a command started before it loaded the build (see started_early); the build's WarmPool
+# adopts them when its settings match the guess, else stops them.
+_started_early: WarmPool | None = None
+
+
+@contextmanager
+def started_early(engine: str, jobs: int) -> Iterator[None]:
+    """Start the build's workers now, before the command imports the build (about a second of
+    imports the workers' own start-up then overlaps); stopped on the way out if no build took them."""
+    global _started_early
+    _started_early = WarmPool(engine, jobs)
+    try:
+        yield
+    finally:
+        early, _started_early = _started_early, None
+        if early is not None:
+            early.__exit__(None, None, None)
+
+
+def many_pages_likely(inputs: Path) -> bool:
+    """Whether starting the workers before the pages are known is worth it: a folder of several
+    files or a case file, not one file (a hot folder's single page is read in-process, and
+    workers started for it would only take its CPU) nor a scan batch (read while scanning)."""
+    if scan_batch_of(inputs) is not None:
+        return False
+    if inputs.suffix.lower() in CASE_SUFFIXES:
+        return True
+    if not inputs.is_dir():
+        return False
+    try:
+        return sum(1 for p in inputs.iterdir() if not p.name.startswith(".")) >= 2
+    except OSError:
+        return False
+
+
+def early_guess(inputs: Path, engine: str | None, jobs: int | None, broker: str | None, profile_path: str | None) -> tuple[str, int] | None:
+    """The engine and worker count a ``dossier build`` will most likely ask for, from its command
+    line and a quick look at its profile; None: start no workers early (pages read elsewhere,
+    or too few to be worth it). Only a guess: the build checks its settings and decides."""
+    import tomllib
+
+    if broker or not many_pages_likely(inputs):
+        return None
+    path = profile_path or os.environ.get("DOSSIER_PROFILE")
+    build: Any = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None  # the build itself says what is wrong with the profile
+        build, cluster = data.get("build", {}), data.get("cluster", {})
+        if not isinstance(build, dict) or not isinstance(cluster, dict) or cluster.get("broker"):
+            return None
+    engine = engine or build.get("engine") or "rapidocr"
+    jobs = jobs or build.get("jobs") or default_jobs()
+    if not isinstance(engine, str) or not isinstance(jobs, int) or jobs < 2:
+        return None
+    return engine, jobs
+
+
 def _stop_now(pool: ProcessPoolExecutor) -> None:
     """End the workers at once: pages not yet read are dropped (the build writes nothing)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in processes:
         proc.terminate()

@@ -7,7 +7,9 @@ and writes each output atomically: a failed build leaves no half-written dossier
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,10 +24,16 @@ from dossier_station.core.profile import Profile, check_keys
 from dossier_station.ocr.loader import PageSource, list_input_files, scan_inputs, skipped_inputs
 from dossier_station.ocr.page import PageOutcome
 from dossier_station.station.custody import after_build, custody_manifest, volume_attachments
-from dossier_station.station.pages import WarmPool, default_jobs, process_pages
+from dossier_station.station.pages import (
+    CASE_SUFFIXES,
+    WarmPool,
+    default_jobs,
+    many_pages_likely,
+    process_pages,
+    scan_batch_of,
+)
 from dossier_station.station.signed_originals import for_volume, signed_originals
 
-CASE_SUFFIXES = {".toml", ".json"}
 OUTPUT_KEYS = {"engine", "jobs", "pdfa", "max_pages", "attach", "images"}
 
 
@@ -106,7 +114,7 @@ def _resolve_inputs(inputs: Path, case: Path | None) -> _Inputs:
         raise InputFileError(f"{inputs}: no such file or folder", hint="give a folder of page images, a scanned PDF, or a case file")
     batch_docs = None
     if inputs.is_dir():
-        if (inputs / "batch.json").exists():
+        if scan_batch_of(inputs) == inputs:
             from dossier_station.capture.batch import plan_build
 
             plan = plan_build(inputs)  # every captured page built or set aside with its reason
@@ -181,24 +189,8 @@ def build_dossier(
     from dossier_station.station.cluster import cluster_settings
 
     here = cluster_settings(profile, opts.broker, opts.fallback) is None  # else the pool's machines read the pages
-    with WarmPool(opts.engine, (opts.jobs or default_jobs()) if here and _many_pages_likely(Path(inputs)) else 1) as warm:
+    with WarmPool(opts.engine, (opts.jobs or default_jobs()) if here and many_pages_likely(Path(inputs)) else 1) as warm:
         return _build(inputs, case, out_dir, profile, opts, started, warm, on_page=on_page, on_start=on_start, on_volume=on_volume)
-
-
-def _many_pages_likely(inputs: Path) -> bool:
-    """Whether starting the workers before the pages are known is worth it: a folder of several
-    files or a case file, not one file (a hot folder's single page is read in-process, and
-    workers started for it would only take its CPU) nor a scan batch (read while scanning)."""
-    if any((p / "batch.json").is_file() for p in (inputs, inputs.parent)):
-        return False
-    if inputs.suffix.lower() in CASE_SUFFIXES:
-        return True
-    if not inputs.is_dir():
-        return False
-    try:
-        return sum(1 for p in inputs.iterdir() if not p.name.startswith(".")) >= 2
-    except OSError:
-        return False
 
 
 def _build(
@@ -217,7 +209,6 @@ def _build(
     resolved = _resolve_inputs(Path(inputs), Path(case) if case else None)
 
     from dossier_station.assemble.case import default_case, load_case
-    from dossier_station.assemble.writer import split_volumes, write_volume
     from dossier_station.core.model import Attachment
     case_model = load_case(resolved.case_path) if resolved.case_path else default_case(resolved.label, len(resolved.sources))
     row_indices = _row_indices(case_model, resolved)  # case errors before minutes of OCR
@@ -233,7 +224,11 @@ def _build(
         if on_start:
             on_start(len(resolved.sources))
         work = session.work
-        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor, warm=warm))
+        writer_ready = _WriterReady()
+        outcomes = list(process_pages(resolved.sources, work, engine=opts.engine, jobs=min(jobs, len(resolved.sources)), images=opts.images, on_done=on_page, executor=executor, warm=warm, on_tail=writer_ready.start))
+        writer_ready.wait()
+        from dossier_station.assemble.writer import split_volumes, write_volume
+
         session.embed_hashed_bytes(outcomes)  # the bytes embedded are the bytes hashed
         _settle_born_digital(outcomes, opts.pdfa, work)  # kept as vector pages, or why not: before the report is made
         documents = [(row, [outcomes[i].spec for i in idx if outcomes[i].spec is not None]) for row, idx in row_indices]
@@ -289,6 +284,29 @@ def _build(
         session.commit(_journal_events(report, paths, report_path, resolved))  # intent → place → done
         after_build([*paths, report_path], out_dir, profile)  # custody: anchor the head, copy to the mirrors
     return BuildResult(paths, report_path, report, outcomes)
+
+
+class _WriterReady:
+    """The volume writer made ready (its modules imported, the font read) in a thread while
+    the last pages are being read: a core is free then, and the volume is written sooner."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._prepare, name="writer-ready", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _prepare() -> None:
+        from dossier_station.assemble.writer import prepare
+
+        with contextlib.suppress(Exception):  # only a head start: the writer reports its own errors
+            prepare()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _settle_born_digital(outcomes: list[PageOutcome], pdfa: str, work: Path) -> None:

@@ -100,7 +100,7 @@ def test_workers_started_early_read_the_pages_of_the_build(tmp_path):
 
 def test_workers_are_started_early_only_when_several_pages_are_likely(tmp_path):
     """One file (a hot folder's usual job) is read in-process: early workers would only take its CPU."""
-    from dossier_station.station.pipeline import _many_pages_likely
+    from dossier_station.station.pages import many_pages_likely as _many_pages_likely
 
     one = tmp_path / "one"
     one.mkdir()
@@ -117,3 +117,89 @@ def test_workers_are_started_early_only_when_several_pages_are_likely(tmp_path):
     assert not _many_pages_likely(one / "a.pdf") and not _many_pages_likely(one)
     assert _many_pages_likely(two) and _many_pages_likely(tmp_path / "case.toml")
     assert not _many_pages_likely(batch) and not _many_pages_likely(batch / "pages")
+
+
+def test_workers_started_with_the_command_are_the_ones_the_build_uses():
+    """`dossier build` starts its workers before it loads the build; the build adopts them."""
+    from dossier_station.station import pages
+
+    with pages.started_early("tesseract", 2):
+        early = pages._started_early  # noqa: SLF001 - the workers the command started
+        assert early is not None and early._pool is not None  # noqa: SLF001
+        started = early._pool  # noqa: SLF001
+        with pages.WarmPool("tesseract", 2) as warm:
+            assert pages._started_early is None  # noqa: SLF001 - adopted, not left to stop
+            pool = warm.take("tesseract", 2)
+            assert pool is started
+            pool.shutdown(wait=True)
+
+
+def test_workers_started_on_a_wrong_guess_are_stopped_not_used():
+    """A profile the guess could not foresee (another engine, fewer jobs): the early workers stop."""
+    from dossier_station.station import pages
+
+    with pages.started_early("tesseract", 2):
+        started = pages._started_early._pool  # noqa: SLF001
+        procs = list(started._processes.values()) if started._processes else []  # noqa: SLF001
+        with pages.WarmPool("tesseract", 3) as warm:
+            pool = warm.take("tesseract", 3)
+            assert pool is not None and pool is not started
+            pool.shutdown(wait=True)
+        for proc in procs:
+            proc.join(timeout=30)
+            assert not proc.is_alive()
+
+
+def test_the_early_guess_follows_the_command_line_and_profile(tmp_path):
+    from dossier_station.station.pages import early_guess
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in ("a.jpg", "b.jpg"):
+        (folder / n).write_bytes(b"x")
+    assert early_guess(folder, None, 2, None, None) == ("rapidocr", 2)
+    assert early_guess(folder, "tesseract", 3, None, None) == ("tesseract", 3)
+    assert early_guess(folder, None, 1, None, None) is None  # one at a time: read in-process
+    assert early_guess(folder, None, 2, "redis://127.0.0.1:1/0", None) is None  # the pool's machines read them
+    assert early_guess(folder / "a.jpg", None, 2, None, None) is None  # one file
+    profile = tmp_path / "station.toml"
+    profile.write_text('[build]\nengine = "tesseract"\njobs = 4\n')
+    assert early_guess(folder, None, None, None, str(profile)) == ("tesseract", 4)
+    profile.write_text('[cluster]\nbroker = "redis://127.0.0.1:6390/0"\n')
+    assert early_guess(folder, None, None, None, str(profile)) is None
+    profile.write_text("not = toml = at all")
+    assert early_guess(folder, None, 2, None, str(profile)) is None  # the build reports the profile's error
+
+
+def test_costliest_pages_go_first_and_outcomes_keep_input_order(tmp_path, monkeypatch):
+    """Sent costliest first (a dense page drawn last keeps one worker busy while the others
+    wait); the build still gets its pages in input order, and the writer's head start (on_tail)
+    comes once, when a worker has no page left to take."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dossier_station.ocr.loader import PageSource
+    from dossier_station.station import pages
+
+    sizes = [300, 5000, 100, 2000, 800]
+    sources = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"p{i}.jpg"
+        path.write_bytes(b"x" * size)
+        sources.append(PageSource(path, 0, 1, f"{i:064x}", "image"))
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def fake_run(args):  # the worker's page stage, stood in for: this test pins the scheduling
+        src = args[0]
+        with lock:
+            started.append(src.path.name)
+        return src.path.name
+
+    monkeypatch.setattr(pages, "_run", fake_run)
+    tails: list[int] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        got = list(pages._largest_first(pool, [(s, tmp_path, i + 1, "auto") for i, s in enumerate(sources)], 1, None, lambda: tails.append(len(started))))
+    assert started == ["p1.jpg", "p3.jpg", "p4.jpg", "p0.jpg", "p2.jpg"]  # by size, largest first
+    assert got == [f"p{i}.jpg" for i in range(5)]  # input order
+    assert tails == [5]  # once: when the last page had gone to the only worker
