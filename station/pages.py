@@ -1,12 +1,13 @@
 """Run the page stage over many pages: in parallel, in order, with flat memory.
 
-Workers are separate processes (spawned, so a native crash in an engine cannot corrupt the
+Workers are separate processes (forked from a fork server that has imported the OCR stack once,
+or spawned where there is none; either way a native crash in an engine cannot corrupt the
 station) that each load the OCR engine once. A worker returns only a small record — the
 encoded image stays in the work folder — so memory does not grow with the page count.
 
 Workers die with the build: a SIGKILLed parent cannot clean up, so each worker asks the kernel
-to kill it when its parent dies (prctl PR_SET_PDEATHSIG on Linux) and also watches its parent
-pid (other systems, and the gap before prctl took effect). Orphaned workers would otherwise
+to kill it when its parent dies (prctl PR_SET_PDEATHSIG on Linux) and also watches the build's
+pid (a forked worker's parent is the fork server; other systems; the gap before prctl). Orphaned workers would otherwise
 keep hundreds of MB and keep OCRing pages nobody will read.
 """
 
@@ -35,7 +36,14 @@ PARENT_POLL_SECONDS = 0.5
 
 
 def die_with_parent(parent: int) -> None:
-    """Make this process exit as soon as ``parent`` is gone (kill -9 included)."""
+    """Make this worker exit as soon as the build (``parent``) is gone (kill -9 included).
+
+    The kernel kills a spawned worker when its parent, the build, dies (prctl
+    PR_SET_PDEATHSIG). A forked worker's parent is the fork server, which lives as long as any
+    worker does: so the watchdog also looks for the build itself every PARENT_POLL_SECONDS
+    (and covers other systems and the gap before prctl took effect).
+    """
+    direct = os.getppid()  # the build (spawn) or the fork server (forkserver)
     if sys.platform.startswith("linux"):
         import contextlib
         import ctypes
@@ -43,16 +51,51 @@ def die_with_parent(parent: int) -> None:
 
         with contextlib.suppress(OSError, AttributeError):  # no prctl: the watchdog remains
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if os.getppid() != direct or direct == 1 or not _pid_alive(parent):  # gone before prctl took effect
         os._exit(1)
 
     def watch() -> None:
         while True:
             time.sleep(PARENT_POLL_SECONDS)
-            if os.getppid() != parent:
+            if os.getppid() != direct or not _pid_alive(parent):
                 os._exit(1)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a killed one waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# Imported once, in the fork server, before any worker is forked from it: each worker then
+# starts with the OCR stack loaded (importing rapidocr parses its YAML model tables: ~0.7 s
+# of CPU per worker, paid while the build itself is starting on the same cores).
+FORKSERVER_PRELOAD = ["dossier_station.station.pages", "dossier_station.ocr.page", "dossier_station.ocr.engine", "rapidocr.main"]
+
+
+def worker_context():  # type: ignore[no-untyped-def]
+    """How OCR workers are started: forked from a fork server where the system has one (Linux,
+    macOS), else spawned. Either way a worker is a fresh process (no state of the build's own
+    threads or open files), and a native crash in an engine cannot corrupt the station."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return get_context("spawn")
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+    return ctx
 
 
 def _init_pool_worker(engine_name: str, threads: int, parent: int) -> None:
@@ -263,11 +306,16 @@ def _largest_first(pool: ProcessPoolExecutor, tasks: list[tuple[Any, ...]], jobs
 
 
 def new_pool(engine: str, jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=worker_context(), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
 
 
 def _ready() -> int:
     return os.getpid()
+
+
+def _start_workers(pool: ProcessPoolExecutor, jobs: int) -> None:
+    for _ in range(jobs):  # one task each: a worker is started per task while none is idle
+        pool.submit(_ready)
 
 
 class WarmPool:
@@ -284,17 +332,27 @@ class WarmPool:
         self.engine, self.jobs = engine, jobs
         early, _started_early = _started_early, None
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: threading.Thread | None = None
         if early is not None and jobs > 1 and (early.engine, early.jobs) == (engine, jobs):
-            self._pool, early._pool = early._pool, None  # the workers the command started
+            self._pool, self._starting = early._pool, early._starting  # the workers the command started
+            early._pool = early._starting = None
         elif early is not None:
             early.__exit__(None, None, None)  # started on a guess the build's settings overrule
         if self._pool is None and jobs > 1:
             self._pool = new_pool(engine, jobs)
-            for _ in range(jobs):  # one task each: with spawn, a worker is started per task
-                self._pool.submit(_ready)
+            # Starting a process waits for the fork server to have imported the OCR stack: in a
+            # thread, so that the build goes on checking its inputs meanwhile.
+            self._starting = threading.Thread(target=_start_workers, args=(self._pool, jobs), name="workers-start", daemon=True)
+            self._starting.start()
+
+    def _started(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
 
     def take(self, engine: str, jobs: int) -> ProcessPoolExecutor | None:
         """The pool, if it was started for this engine and this many workers (else None)."""
+        self._started()
         pool, self._pool = self._pool, None
         if pool is not None and (engine, jobs) != (self.engine, self.jobs):
             _stop_now(pool)
@@ -305,6 +363,7 @@ class WarmPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._started()
         if self._pool is not None:
             _stop_now(self._pool)
             self._pool.shutdown(wait=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +92,11 @@ class EarlyOcr:
     """
 
     def __init__(self, batch_dir: Path, *, engine: str, images: str, jobs: int) -> None:
-        from dossier_station.station.pages import _init_pool_worker
+        from dossier_station.station.pages import _init_pool_worker, worker_context
 
         self.batch_dir = Path(batch_dir)
         self.engine, self.images = engine, images
-        self._pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
+        self._pool = ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=worker_context(), initializer=_init_pool_worker, initargs=(engine, 1, os.getpid()))
         self._futures: list[Future[str]] = []
 
     def page(self, page: dict[str, Any]) -> None:

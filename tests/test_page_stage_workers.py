@@ -24,6 +24,29 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ocr_processes(build: int) -> tuple[list[int], list[int]]:
+    """(workers, helpers) below a build: workers are its children (spawned) or its fork
+    server's children (forked); helpers are the fork server itself. The resource tracker,
+    which exits by itself when the build's pipe closes, is left out."""
+    workers, helpers = [], []
+    for child in _children(build):
+        if "resource_tracker" in _cmdline(child):
+            continue
+        if "forkserver" in _cmdline(child):
+            helpers.append(child)
+            workers.extend(_children(child))
+        else:
+            workers.append(child)
+    return workers, helpers
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -44,12 +67,13 @@ def test_workers_do_not_outlive_a_killed_build(tmp_path, sample_dir, sig):
     )
     try:
         workers: list[int] = []
+        helpers: list[int] = []
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(workers) < 2:
-            time.sleep(0.5)
-            # the spawn start method adds a resource tracker: workers are the children running our initializer
-            workers = [p for p in _children(build.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+            time.sleep(0.2)
+            workers, helpers = _ocr_processes(build.pid)
         assert len(workers) >= 2, "the build never started its workers"
+        workers += helpers  # the fork server must not outlive the build either
         time.sleep(3)  # let the workers load the engine and start on pages
         os.kill(build.pid, sig)
         build.wait(timeout=60)
@@ -76,7 +100,8 @@ def test_a_build_refusing_its_input_leaves_no_worker_behind(tmp_path):
     )
     seen: set[int] = set()
     while build.poll() is None:
-        seen.update(p for p in _children(build.pid) if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace"))
+        workers, helpers = _ocr_processes(build.pid)
+        seen.update(workers + helpers)
         time.sleep(0.05)
     assert build.returncode != 0 and "unreadable or truncated image" in build.stderr.read()
     assert seen, "no worker was started early (the test would prove nothing)"
