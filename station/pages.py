@@ -267,15 +267,25 @@ def process_pages(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def page_cost(src: PageSource) -> float:
-    """A guess at a page's reading time before it is read: its share of its file's bytes.
+def page_costs(sources: list[PageSource]) -> list[float]:
+    """A guess at each page's reading time before it is read, for ordering only.
 
-    Denser pages compress worse and take longer to read; blank pages, the quickest, are the
-    smallest files."""
-    try:
-        return src.path.stat().st_size / max(1, src.count)
-    except OSError:
-        return 0.0
+    A page's share of its file's bytes, against the median of the pages of the same format:
+    denser pages compress worse and take longer to read, blank pages are the smallest files,
+    and a lossless PNG of a page is not three times the work of a JPEG of one."""
+    import statistics
+
+    raw = []
+    for src in sources:
+        try:
+            raw.append(src.path.stat().st_size / max(1, src.count))
+        except OSError:
+            raw.append(0.0)
+    by_format: dict[str, list[float]] = {}
+    for src, size in zip(sources, raw, strict=True):
+        by_format.setdefault(src.path.suffix.lower(), []).append(size)
+    medians = {fmt: statistics.median(sizes) or 1.0 for fmt, sizes in by_format.items()}
+    return [size / medians[src.path.suffix.lower()] for src, size in zip(sources, raw, strict=True)]
 
 
 def _largest_first(pool: ProcessPoolExecutor, tasks: list[tuple[Any, ...]], jobs: int, on_done: Callable[[PageOutcome], None] | None, on_tail: Callable[[], None] | None) -> Iterator[PageOutcome]:
@@ -286,7 +296,8 @@ def _largest_first(pool: ProcessPoolExecutor, tasks: list[tuple[Any, ...]], jobs
     short ones). Progress (``on_done``) is reported as pages finish."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    order = sorted(range(len(tasks)), key=lambda i: -page_cost(tasks[i][0]))
+    costs = page_costs([t[0] for t in tasks])
+    order = sorted(range(len(tasks)), key=lambda i: -costs[i])
     futures = {pool.submit(_run, tasks[i]): i for i in order}
     done: dict[int, PageOutcome] = {}
     pending, next_out, tail_called = set(futures), 0, on_tail is None

@@ -228,3 +228,20 @@ def test_costliest_pages_go_first_and_outcomes_keep_input_order(tmp_path, monkey
     assert started == ["p1.jpg", "p3.jpg", "p4.jpg", "p0.jpg", "p2.jpg"]  # by size, largest first
     assert got == [f"p{i}.jpg" for i in range(5)]  # input order
     assert tails == [5]  # once: when the last page had gone to the only worker
+
+
+def test_page_costs_compare_pages_within_their_format(tmp_path):
+    """A lossless PNG of a text page is several times the bytes of a JPEG of one, not the work:
+    each page is weighed against the pages of its own format, so the small (blank) ones of
+    every format go last."""
+    from dossier_station.ocr.loader import PageSource
+    from dossier_station.station.pages import page_costs
+
+    files = {"a.jpg": 900, "b.jpg": 1000, "blank.jpg": 100, "c.png": 3000, "d.png": 3300, "blank.png": 300}
+    sources = []
+    for name, size in files.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+        sources.append(PageSource(tmp_path / name, 0, 1, "0" * 64, "image"))
+    costs = dict(zip(files, page_costs(sources), strict=True))
+    assert costs["c.png"] < costs["b.jpg"] * 1.5 and costs["d.png"] > costs["blank.jpg"]
+    assert max(costs["blank.jpg"], costs["blank.png"]) < min(costs[n] for n in ("a.jpg", "b.jpg", "c.png", "d.png"))
