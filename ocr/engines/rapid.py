@@ -46,10 +46,6 @@ SAMPLE_LINES = 5
 # (CPU s/page, CER mean): 1.0 → 2.28, 0.0082; 0.75 → 1.94, 0.0101; 0.6 → 1.72, 0.0119;
 # 0.5 → 1.58, 0.0134. 0.6 keeps CER well under the 0.02 goal for a quarter less time.
 REC_SQUEEZE = 0.6
-# Lines are recognised one at a time: a batch is padded to its widest line, and on our pages
-# that padding cost more than batching saved (measured again with PP-OCRv6: 24 s vs 35 s;
-# batches of lines sorted by width: 7.0 s against 5.9 s for 132 lines).
-REC_BATCH = 1
 REC_HEIGHT = 48  # the PP-OCR recogniser's input height
 REC_MIN_WIDTH = 32
 # Share of box length running one way above which the axis is taken without reading both.
@@ -179,7 +175,6 @@ class RapidOcrEngine:
             "Det.limit_type": "max",
             "Det.limit_side_len": DET_MAX_SIDE,
             "Rec.model_path": str(rec),
-            "Rec.rec_batch_num": REC_BATCH,
             "EngineConfig.onnxruntime.intra_op_num_threads": max(1, threads),
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             "EngineConfig.onnxruntime.enable_cpu_mem_arena": False,
@@ -210,6 +205,9 @@ class RapidOcrEngine:
         Not through the wheel's batch call: that pads every line to at least 320 px (a page
         number or a short last line of a paragraph cost as much as a long one) and resizes
         twice; here each crop is resized once (squeezed, see REC_SQUEEZE) and read unpadded.
+        One at a time, because a batch is padded to its widest line, and on our pages that
+        padding cost more than batching saved (measured with PP-OCRv6: 24 s vs 35 s; batches of
+        lines sorted by width: 7.0 s against 5.9 s for 132 lines).
         """
         results = []
         for crop in crops:
