@@ -82,7 +82,8 @@ def _pid_alive(pid: int) -> bool:
 # Imported once, in the fork server, before any worker is forked from it: each worker then
 # starts with the OCR stack loaded (importing rapidocr parses its YAML model tables: ~0.7 s
 # of CPU per worker, paid while the build itself is starting on the same cores).
-FORKSERVER_PRELOAD = ["dossier_station.station.pages", "dossier_station.ocr.page", "dossier_station.ocr.engine", "rapidocr.main"]
+# The CLI module too: a worker re-runs the `dossier` script's module before its first task.
+FORKSERVER_PRELOAD = ["dossier_station.station.cli", "dossier_station.station.pages", "dossier_station.ocr.page", "dossier_station.ocr.engine", "rapidocr.main"]
 
 
 def worker_context():  # type: ignore[no-untyped-def]
