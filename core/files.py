@@ -77,6 +77,10 @@ def pid_of_temporary(name: str) -> int | None:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A killed process its parent has not yet reaped (a
+    zombie) does not: it can write nothing more, and whoever waits on it should not wait."""
+    with contextlib.suppress(OSError, IndexError):  # /proc: Linux; elsewhere the signal test
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

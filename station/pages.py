@@ -43,6 +43,8 @@ def die_with_parent(parent: int) -> None:
     worker does: so the watchdog also looks for the build itself every PARENT_POLL_SECONDS
     (and covers other systems and the gap before prctl took effect).
     """
+    from dossier_station.core.files import process_alive
+
     direct = os.getppid()  # the build (spawn) or the fork server (forkserver)
     if sys.platform.startswith("linux"):
         import contextlib
@@ -51,32 +53,16 @@ def die_with_parent(parent: int) -> None:
 
         with contextlib.suppress(OSError, AttributeError):  # no prctl: the watchdog remains
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != direct or direct == 1 or not _pid_alive(parent):  # gone before prctl took effect
+    if os.getppid() != direct or direct == 1 or not process_alive(parent):  # gone before prctl took effect
         os._exit(1)
 
     def watch() -> None:
         while True:
             time.sleep(PARENT_POLL_SECONDS)
-            if os.getppid() != direct or not _pid_alive(parent):
+            if os.getppid() != direct or not process_alive(parent):
                 os._exit(1)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (a killed one waiting to be reaped does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (OSError, IndexError):
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # Imported once, in the fork server, before any worker is forked from it: each worker then
@@ -255,7 +241,7 @@ def process_pages(
     pool = warm.take(engine, jobs) if warm is not None else None
     pool = pool or new_pool(engine, jobs)
     try:
-        yield from _largest_first(pool, tasks, jobs, on_done, on_tail)
+        yield from _largest_first(pool, _run, tasks, jobs, on_done, on_tail)
     except BrokenProcessPool:
         raise DossierError(
             "an OCR worker process died while reading pages (killed, or out of memory)",
@@ -289,7 +275,7 @@ def page_costs(sources: list[PageSource]) -> list[float]:
     return [size / medians[src.path.suffix.lower()] for src, size in zip(sources, raw, strict=True)]
 
 
-def _largest_first(pool: ProcessPoolExecutor, tasks: list[tuple[Any, ...]], jobs: int, on_done: Callable[[PageOutcome], None] | None, on_tail: Callable[[], None] | None) -> Iterator[PageOutcome]:
+def _largest_first(pool: ProcessPoolExecutor, run: Callable[[Any], PageOutcome], tasks: list[tuple[Any, ...]], jobs: int, on_done: Callable[[PageOutcome], None] | None, on_tail: Callable[[], None] | None) -> Iterator[PageOutcome]:
     """Pages sent to the workers costliest first, outcomes yielded in input order.
 
     Sent in input order, a dense page drawn last keeps one worker busy while the others wait:
@@ -299,7 +285,7 @@ def _largest_first(pool: ProcessPoolExecutor, tasks: list[tuple[Any, ...]], jobs
 
     costs = page_costs([t[0] for t in tasks])
     order = sorted(range(len(tasks)), key=lambda i: -costs[i])
-    futures = {pool.submit(_run, tasks[i]): i for i in order}
+    futures = {pool.submit(run, tasks[i]): i for i in order}
     done: dict[int, PageOutcome] = {}
     pending, next_out, tail_called = set(futures), 0, on_tail is None
     while pending:

@@ -196,7 +196,7 @@ def test_the_early_guess_follows_the_command_line_and_profile(tmp_path):
     assert early_guess(folder, None, 2, None, str(profile)) is None  # the build reports the profile's error
 
 
-def test_costliest_pages_go_first_and_outcomes_keep_input_order(tmp_path, monkeypatch):
+def test_costliest_pages_go_first_and_outcomes_keep_input_order(tmp_path):
     """Sent costliest first (a dense page drawn last keeps one worker busy while the others
     wait); the build still gets its pages in input order, and the writer's head start (on_tail)
     comes once, when a worker has no page left to take."""
@@ -215,16 +215,15 @@ def test_costliest_pages_go_first_and_outcomes_keep_input_order(tmp_path, monkey
     started: list[str] = []
     lock = threading.Lock()
 
-    def fake_run(args):  # the worker's page stage, stood in for: this test pins the scheduling
+    def note_page(args):  # in place of the page stage: this test pins the scheduling only
         src = args[0]
         with lock:
             started.append(src.path.name)
         return src.path.name
 
-    monkeypatch.setattr(pages, "_run", fake_run)
     tails: list[int] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        got = list(pages._largest_first(pool, [(s, tmp_path, i + 1, "auto") for i, s in enumerate(sources)], 1, None, lambda: tails.append(len(started))))
+        got = list(pages._largest_first(pool, note_page, [(s, tmp_path, i + 1, "auto") for i, s in enumerate(sources)], 1, None, lambda: tails.append(len(started))))
     assert started == ["p1.jpg", "p3.jpg", "p4.jpg", "p0.jpg", "p2.jpg"]  # by size, largest first
     assert got == [f"p{i}.jpg" for i in range(5)]  # input order
     assert tails == [5]  # once: when the last page had gone to the only worker
