@@ -31,16 +31,24 @@ def serve(data_dir: Path, **cfg: Any) -> Iterator[str]:
 
     from dossier_station.ui.app import UiConfig, create_app
 
-    port = free_port()
-    app = create_app(UiConfig(data_dir=data_dir, port=port, **cfg))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="ui-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the UI server did not start")
-        time.sleep(0.05)
+    for _attempt in range(5):
+        # A free port can be taken between our probe and the server's bind (any process's
+        # outgoing connection draws from the same range): then the server thread ends at
+        # once, and another port is tried.
+        port = free_port()
+        app = create_app(UiConfig(data_dir=data_dir, port=port, **cfg))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
+        thread = threading.Thread(target=server.run, name="ui-test-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and thread.is_alive():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the UI server did not start within 20 s")
+            time.sleep(0.05)
+        if server.started:
+            break
+    else:
+        raise RuntimeError("the UI server did not start: no free port in 5 tries")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
