@@ -431,6 +431,11 @@ def early_guess(inputs: Path, engine: str | None, jobs: int | None, broker: str 
 def _stop_now(pool: ProcessPoolExecutor) -> None:
     """End the workers at once: pages not yet read are dropped (the build writes nothing)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         proc.terminate()
+    # Wait for the pool's own thread to see its workers gone and close its pipes: left running,
+    # it races the interpreter's exit hook for them, which then prints a traceback (EBADF).
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(timeout=10)
